@@ -1,0 +1,39 @@
+# One Makefile: CI runs `make test` (.ci/run), people run `make run`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install run once test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## set up and start the daemon on config/ (console output without Slack credentials)
+	$(VENV)/bin/newsalert run
+
+once: install  ## one cycle of every source, deliver, exit
+	$(VENV)/bin/newsalert run --once
+
+test: install  ## set up, lint, and run the whole test suite
+	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/mypy service
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/ruff format --check service tests bench
+	$(VENV)/bin/mypy service
+	$(VENV)/bin/hadolint Dockerfile
+
+bench: install  ## benchmarks print figures; they assert nothing
+	$(PY) bench/parse_speed.py
+	$(PY) bench/extract_quality.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

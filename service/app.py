@@ -1,0 +1,95 @@
+"""The one composition root: settings -> clients, store, delivery target, scheduler, signals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from service.deliver.base import Deliverer
+from service.deliver.console import ConsoleDeliverer
+from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
+from service.fetch import Fetcher
+from service.pipeline import Context, SourceReport, deliver, run_cycle
+from service.settings import Settings
+from service.store import Store
+from service import scheduler as jobs
+
+log = logging.getLogger("newsalert")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_deliverer(settings: Settings) -> Deliverer:
+    slack = settings.slack
+    if slack.bot_token:
+        return SlackBotDeliverer(slack.bot_token, slack.api_url)
+    if slack.webhook_url:
+        return SlackWebhookDeliverer(slack.webhook_url)
+    return ConsoleDeliverer()
+
+
+@contextmanager
+def context(
+    settings: Settings,
+    deliverer: Deliverer | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Iterator[Context]:
+    store = Store(settings.store_path)
+    fetcher = Fetcher(settings.fetch, transport)
+    try:
+        yield Context(settings, store, fetcher, deliverer or make_deliverer(settings), clock)
+    finally:
+        fetcher.close()
+        store.close()
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return settings.store_path.with_name(settings.store_path.name + ".heartbeat")
+
+
+def run_once(ctx: Context) -> list[SourceReport]:
+    """One cycle of every source, then deliver everything that is due."""
+    reports = run_cycle(ctx, ctx.settings.sources)
+    report = deliver(ctx)
+    log.info("cycle done sources=%d alerts_sent=%d deferred=%d", len(reports), report.sent, report.deferred)
+    return reports
+
+
+def run_daemon(ctx: Context) -> None:
+    """Poll on schedule until SIGTERM or SIGINT, then finish running jobs and stop cleanly."""
+    beat = heartbeat_path(ctx.settings)
+    scheduler = jobs.build(ctx, heartbeat=lambda: beat.touch())
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.start()
+    log.info("newsalert running sources=%d target=%s store=%s", len(ctx.settings.sources),
+             ctx.deliverer.name, ctx.settings.store_path)
+    while not stop.wait(1.0):
+        pass
+    scheduler.shutdown(wait=True)
+    log.info("stopped")
+
+
+def healthy(settings: Settings, now: float | None = None) -> bool:
+    """The daemon is healthy when its delivery job ran recently (it touches a heartbeat file)."""
+    beat = heartbeat_path(settings)
+    limit = max(3 * settings.delivery_interval, 120)
+    return beat.exists() and (now or time.time()) - beat.stat().st_mtime < limit

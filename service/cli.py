@@ -1,0 +1,164 @@
+"""The `newsalert` command: parses arguments, calls app and the stages, prints results; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from service import app, logs, opml, settings as config
+from service.deliver.blocks import console_text, fallback_text, render
+from service.detect import Document, detect
+from service.errors import ConfigError, NewsalertError
+from service.models import Item, Source
+from service.pipeline import analyze, fetch_article
+from service.route import build_alerts
+
+EPILOG = "Configuration is read from --config (default: $NEWSALERT_CONFIG or ./config)."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsalert", description="Self-hosted AI news alerts for Slack.", epilog=EPILOG)
+    p.add_argument("--config", type=Path, help="configuration directory (settings.yaml, sources.yaml, topics.yaml)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon: poll every source on schedule and deliver alerts")
+    run.add_argument("--once", action="store_true", help="one cycle of every source, deliver, exit")
+    sub.add_parser("check", help="validate the configuration; list sources, topics and routes")
+    sources = sub.add_parser("sources", help="show sources' state, or import an OPML file")
+    sources_sub = sources.add_subparsers(dest="sources_command", metavar="ACTION")
+    imp = sources_sub.add_parser("import", help="add the feeds of an OPML file (to config/sources.d/)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--interval", help="poll interval for the imported sources, e.g. 30m")
+    det = sub.add_parser("detect", help="match topics on a JSON-lines file of items; one result line per item")
+    det.add_argument("file", type=Path, help='lines of {"id","title","summary","text","url","published"}; - for stdin')
+    pre = sub.add_parser("preview", help="fetch, extract, detect and summarize one article; print the message")
+    pre.add_argument("url")
+    pre.add_argument("--json", action="store_true", help="print the Slack Block Kit payload instead of text")
+    sub.add_parser("status", help="show the outbox: pending, sent and failed alerts")
+    sub.add_parser("health", help="exit 0 if the daemon's delivery job ran recently (Docker HEALTHCHECK)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+        logs.setup(args.log_level, settings.slack.secrets())
+        return int(COMMANDS[args.command](args, settings) or 0)
+    except ConfigError as e:
+        print(f"newsalert: configuration error:\n{e}", file=sys.stderr)
+        return 2
+    except NewsalertError as e:
+        print(f"newsalert: {e}", file=sys.stderr)
+        return 1
+
+
+def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
+    with app.context(settings) as ctx:
+        if not args.once:
+            app.run_daemon(ctx)
+            return 0
+        reports = app.run_once(ctx)
+    return 1 if reports and all(r.status == "error" for r in reports) else 0
+
+
+def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
+    slack = settings.slack
+    target = "slack bot (token set)" if slack.bot_token else "slack webhook (URL set)" if slack.webhook_url else "console"
+    print(f"configuration OK: {settings.config_dir}")
+    print(f"store: {settings.store_path}\ndelivery: {target}\n\nsources ({len(settings.sources)}):")
+    for s in settings.sources:
+        print(f"  {s.name:<40} {s.kind:<5} every {s.interval_seconds // 60:>3}m  {s.url}")
+    print(f"\ntopics ({len(settings.topics)}):")
+    for t in settings.topics:
+        print(f"  {t.id:<16} {len(t.rules)} rule(s), min score {t.min_score:g}: {t.description[:70]}")
+    print(f"\nroutes (default {slack.default_channel}):")
+    for topic, channel in slack.routes.items():
+        print(f"  {topic:<16} -> {channel}")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace, settings: config.Settings) -> int:
+    if args.sources_command == "import":
+        report = opml.import_opml(settings.config_dir, args.file, args.interval)
+        print(f"added {report.added} source(s) to {report.path} ({report.skipped} already configured)")
+        return 0
+    with app.context(settings) as ctx:
+        rows = {r["name"]: r for r in ctx.store.sources_report()}
+    print(f"{'name':<36} {'kind':<5} {'status':<8} {'last success':<20} {'errs':>4} {'items':>6}  last error")
+    for s in settings.sources:
+        r: dict[str, Any] = rows.get(s.name, {})
+        status = "new" if not r else "failing" if r["consecutive_errors"] else "ok"
+        print(
+            f"{s.name[:36]:<36} {s.kind:<5} {status:<8} {(r.get('last_success') or '-')[:19]:<20}"
+            f" {r.get('consecutive_errors', 0):>4} {r.get('items', 0):>6}  {(r.get('last_error') or '')[:60]}"
+        )
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
+    stream = sys.stdin if str(args.file) == "-" else args.file.open(encoding="utf-8")
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise NewsalertError(f"{args.file}:{number}: not JSON: {e.msg}") from e
+            doc = Document(str(row.get("title") or ""), str(row.get("summary") or ""),
+                           str(row.get("text") or row.get("content_text") or ""))
+            topics = [{"id": m.topic, "score": m.score, "matched": list(m.matched)} for m in detect(settings.topics, doc)]
+            print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
+    with app.context(settings) as ctx:
+        article = fetch_article(ctx, args.url)
+        if article is None:
+            raise NewsalertError(f"could not fetch or extract {args.url}")
+        source = Source(name="preview", kind="feed", url=args.url, interval_seconds=0, fetch_articles=False)
+        item = Item(source="preview", guid=args.url, url=article.canonical_url or args.url, title=article.title,
+                    content=article.text, published=article.published)
+        item, matches, summary = analyze(ctx, source, item)
+    if not matches:
+        print(f"no topic matches: {article.title}\n(the daemon would not alert on this article)")
+        return 0
+    slack = settings.slack
+    for alert in build_alerts(item, matches, summary, slack.routes, slack.default_channel):
+        if args.json:
+            payload = {"channel": alert.channel, "text": fallback_text(alert), "blocks": render(alert)}
+            print(json.dumps(payload, ensure_ascii=False, indent=2))
+        else:
+            print(console_text(alert))
+    return 0
+
+
+def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
+    with app.context(settings) as ctx:
+        counts = ctx.store.outbox_counts()
+        items = ctx.store.item_count()
+    print(f"items stored: {items}")
+    print("outbox: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "sent", "failed")))
+    return 0
+
+
+def cmd_health(_: argparse.Namespace, settings: config.Settings) -> int:
+    ok = app.healthy(settings)
+    print("healthy" if ok else "unhealthy: the delivery job has not run recently")
+    return 0 if ok else 1
+
+
+COMMANDS = {
+    "run": cmd_run, "check": cmd_check, "sources": cmd_sources, "detect": cmd_detect,
+    "preview": cmd_preview, "status": cmd_status, "health": cmd_health,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Compile topic rules into matchers and score documents against them. Pure: no I/O.
+
+The rule language (config/topics.yaml) is meant to be read by a non-programmer:
+
+- a term is a word or phrase (`OpenAI`, `licensing deal`), matched case- and width-insensitively
+  after NFKC folding; Latin letters and digits at its edges must not touch other Latin letters or
+  digits (so `Meta` is not found in `metadata`), while any other script may touch it, which lets a
+  Korean particle follow (`오픈AI와` contains `오픈AI`);
+- `word*` matches any continuation (`acquisition*` finds `acquisitions`);
+- `/regex/` is a Python regular expression over the folded text;
+- `@name` pulls in a named list of terms from `lists:`.
+
+A topic matches when one of its rules matches and none of its `none` terms is present. A rule is
+`any: [terms]` (one hit is enough) or `all: [group, group, ...]` (every group needs a hit, a group
+being a term, `@list` or a list of terms), optionally limited to fields with `in: [title, ...]`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.errors import ConfigError
+from service.models import Match
+
+FIELDS = ("title", "summary", "text")
+TITLE_BONUS = 1.5  # a rule whose every group hits the headline is stronger evidence than body text
+EXTRA_RULE = 0.25  # each further matching rule adds a little
+
+
+def fold(text: str) -> str:
+    """NFKC (width, compatibility forms) then casefold: the form both rules and text are matched in."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    summary: str = ""
+    text: str = ""
+
+    def folded(self) -> dict[str, str]:
+        return {"title": fold(self.title), "summary": fold(self.summary), "text": fold(self.text)}
+
+    def originals(self) -> dict[str, str]:
+        """NFKC without case folding: where evidence is quoted from when offsets line up."""
+        return {name: unicodedata.normalize("NFKC", getattr(self, name)) for name in FIELDS}
+
+
+@dataclass(frozen=True)
+class Rule:
+    groups: tuple[re.Pattern[str], ...]
+    fields: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True)
+class CompiledTopic:
+    id: str
+    description: str
+    rules: tuple[Rule, ...]
+    exclude: re.Pattern[str] | None
+    min_score: float
+
+
+def _edge(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _term_pattern(term: str, where: str) -> str:
+    if len(term) > 2 and term.startswith("/") and term.endswith("/"):
+        body = term[1:-1]
+        try:
+            re.compile(body)
+        except re.error as e:
+            raise ConfigError(f"{where}: bad regular expression at position {e.pos}: {e.msg}") from e
+        return f"(?:{body})"
+    text = fold(term.strip())
+    wildcard = text.endswith("*")
+    text = text.rstrip("*").strip()
+    if not text:
+        raise ConfigError(f"{where}: empty term")
+    pattern = r"\s+".join(re.escape(part) for part in text.split())
+    if _edge(text[0]):
+        pattern = r"(?<![a-z0-9])" + pattern
+    if wildcard:
+        pattern += r"\w*"
+    elif _edge(text[-1]):
+        pattern += r"(?![a-z0-9])"
+    return pattern
+
+
+def _expand(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> list[tuple[str, str]]:
+    """A group (a term, `@list` or list of them) -> (term, where) pairs."""
+    values = value if isinstance(value, list) else [value]
+    out: list[tuple[str, str]] = []
+    for i, term in enumerate(values):
+        here = f"{where}[{i}]" if isinstance(value, list) else where
+        if not isinstance(term, str):
+            raise ConfigError(f"{here}: a term must be a string, got {type(term).__name__}")
+        if term.startswith("@"):
+            if term[1:] not in lists:
+                raise ConfigError(f"{here}: unknown list {term} (known: {', '.join(sorted(lists))})")
+            out.extend((t, f"lists.{term[1:]}[{j}]") for j, t in enumerate(lists[term[1:]]))
+        else:
+            out.append((term, here))
+    return out
+
+
+def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> re.Pattern[str]:
+    terms = _expand(value, lists, where)
+    if not terms:
+        raise ConfigError(f"{where}: empty group")
+    # Longest first, so the reported evidence is the most specific term that matched.
+    patterns = sorted((_term_pattern(t, w) for t, w in terms), key=len, reverse=True)
+    return re.compile("|".join(patterns))
+
+
+def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> Rule:
+    unknown = set(raw) - {"any", "all", "in", "weight"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    if ("any" in raw) == ("all" in raw):
+        raise ConfigError(f"{where}: a rule needs exactly one of `any` or `all`")
+    if "any" in raw:
+        groups = (_group(raw["any"], lists, f"{where}.any"),)
+    else:
+        if not isinstance(raw["all"], list) or not raw["all"]:
+            raise ConfigError(f"{where}.all: must be a non-empty list of groups")
+        groups = tuple(_group(g, lists, f"{where}.all[{i}]") for i, g in enumerate(raw["all"]))
+    fields = raw.get("in", list(FIELDS))
+    fields = [fields] if isinstance(fields, str) else fields
+    bad = [f for f in fields if f not in FIELDS]
+    if bad:
+        raise ConfigError(f"{where}.in: unknown field {bad[0]!r} (use {', '.join(FIELDS)})")
+    return Rule(groups, tuple(fields), float(raw.get("weight", 1.0)))
+
+
+def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> CompiledTopic:
+    rules: list[Rule] = []
+    if "any" in raw:
+        rules.append(_rule({"any": raw["any"]}, lists, where))
+    for i, r in enumerate(raw.get("rules") or []):
+        if not isinstance(r, dict):
+            raise ConfigError(f"{where}.rules[{i}]: a rule is a mapping with `any` or `all`")
+        rules.append(_rule(r, lists, f"{where}.rules[{i}]"))
+    if not rules:
+        raise ConfigError(f"{where}: a topic needs `any` terms or `rules`")
+    exclude = _group(raw["none"], lists, f"{where}.none") if raw.get("none") else None
+    return CompiledTopic(
+        id=str(raw["id"]),
+        description=str(raw.get("description", "")),
+        rules=tuple(rules),
+        exclude=exclude,
+        min_score=float(raw.get("min_score", 1.0)),
+    )
+
+
+def compile_topics(topics: Sequence[Mapping[str, Any]], lists: Mapping[str, Sequence[str]]) -> tuple[CompiledTopic, ...]:
+    return tuple(compile_topic(t, lists, f"topics[{i}]") for i, t in enumerate(topics))
+
+
+def _quote(hit: re.Match[str], folded: str, original: str) -> str:
+    """The matched words as written (casefolding rarely changes lengths; when it did, the folded form)."""
+    return original[hit.start() : hit.end()] if len(original) == len(folded) else hit.group(0)
+
+
+def _rule_hits(rule: Rule, doc: Mapping[str, str], orig: Mapping[str, str]) -> tuple[list[str], bool] | None:
+    """The matched words of a rule, and whether every group hit the title; None if it does not match."""
+    words: list[str] = []
+    all_in_title = True
+    for group in rule.groups:
+        hit = None
+        for name in rule.fields:
+            hit = group.search(doc[name])
+            if hit:
+                all_in_title &= name == "title"
+                break
+        if hit is None:
+            return None
+        words.append(_quote(hit, doc[name], orig[name]))
+    return words, all_in_title
+
+
+def _score(topic: CompiledTopic, doc: Mapping[str, str], orig: Mapping[str, str]) -> Match | None:
+    if topic.exclude is not None and any(topic.exclude.search(v) for v in doc.values()):
+        return None
+    scores: list[float] = []
+    words: list[str] = []
+    for rule in topic.rules:
+        hits = _rule_hits(rule, doc, orig)
+        if hits is None:
+            continue
+        scores.append(rule.weight * (TITLE_BONUS if hits[1] else 1.0))
+        words.extend(w for w in hits[0] if w not in words)
+    if not scores:
+        return None
+    score = max(scores) + EXTRA_RULE * (len(scores) - 1)
+    return Match(topic.id, round(score, 2), tuple(words)) if score >= topic.min_score else None
+
+
+def detect(topics: Iterable[CompiledTopic], document: Document) -> tuple[Match, ...]:
+    """Every topic the document matches, with its score and the words that matched."""
+    doc, orig = document.folded(), document.originals()
+    return tuple(m for t in topics if (m := _score(t, doc, orig)) is not None)
+
+
+def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:
+    """True when some group of some rule already hits: worth fetching the full article to decide."""
+    doc = document.folded()
+    return any(
+        group.search(doc[name]) for t in topics for r in t.rules for group in r.groups for name in r.fields
+    )

@@ -1,0 +1,68 @@
+"""The one exception hierarchy of newsalert; every I/O module translates foreign errors into it.
+
+    NewsalertError
+    ├── ConfigError              bad configuration file or rule; the CLI exits non-zero
+    ├── SourceError              one source failed this cycle; recorded on the source, others go on
+    │   ├── FetchError           transport failure, timeout, deadline, redirect loop
+    │   │   ├── HTTPStatusError  a non-2xx, non-304 answer (carries the status and Retry-After)
+    │   │   └── TooLargeError    the body passed the size cap (counted after decompression)
+    │   └── ParseError           the body is not a feed / page / JSON document we can read
+    ├── ExtractError             an article page could not be fetched or read (the feed text is used)
+    └── DeliveryError            a post to Slack failed
+        ├── RetryableDelivery    rate limit, 5xx, connection: try again later (after `retry_after`)
+        └── PermanentDelivery    bad channel or token: retrying will not help
+"""
+
+from __future__ import annotations
+
+
+class NewsalertError(Exception):
+    """Base of every error newsalert raises on purpose."""
+
+
+class ConfigError(NewsalertError):
+    """The configuration is invalid; the message names the place (`sources[3].url: ...`)."""
+
+
+class SourceError(NewsalertError):
+    """A source failed for this cycle."""
+
+
+class FetchError(SourceError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, url: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(url, f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class TooLargeError(FetchError):
+    pass
+
+
+class ParseError(SourceError):
+    pass
+
+
+class ExtractError(NewsalertError):
+    pass
+
+
+class DeliveryError(NewsalertError):
+    pass
+
+
+class RetryableDelivery(DeliveryError):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentDelivery(DeliveryError):
+    pass

@@ -1,0 +1,50 @@
+"""Logging setup: one line per event, with secrets redacted from every logger (ours and libraries')."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+_PATTERNS = (
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),  # Slack tokens
+    re.compile(r"https://hooks\.slack(?:-gov)?\.com/[^\s'\"<>]+"),  # incoming webhook URLs
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer\s+)?)[^\s'\",}]+"),
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secret values and secret-shaped strings in the final message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if len(s) >= 6)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[redacted]", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Library chatter (every request line, every trafilatura heuristic) only when asked for.
+    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "charset_normalizer", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)

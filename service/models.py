@@ -1,0 +1,122 @@
+"""Frozen dataclasses passed between the stages; nothing here does I/O or imports a stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SourceKind = Literal["feed", "html", "json"]
+
+
+@dataclass(frozen=True)
+class HtmlSelectors:
+    """CSS selectors for an HTML listing page; title/link/date are relative to each item."""
+
+    item: str
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class JsonMapping:
+    """Where items live in a JSON API response and which dotted paths give their fields."""
+
+    items: str
+    title: str
+    url: str
+    id: str | None = None
+    published: str | None = None
+    summary: str | None = None
+    url_template: str | None = None  # used when `url` is empty, e.g. "https://news.ycombinator.com/item?id={id}"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: SourceKind
+    url: str
+    interval_seconds: int
+    language: str | None = None
+    fetch_articles: bool = True
+    html: HtmlSelectors | None = None
+    json: JsonMapping | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers about a source between polls."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_success: datetime | None = None
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    polled_before: bool = False
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a source, as parsed (untrusted text, already stripped of markup)."""
+
+    source: str
+    guid: str
+    url: str
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    canonical_url: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """The main text and metadata extracted from an article page."""
+
+    url: str
+    text: str
+    title: str = ""
+    canonical_url: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A topic that an item matched, with its score and the words that matched."""
+
+    topic: str
+    score: float
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message for one channel about one item; `key` makes posting it idempotent."""
+
+    key: str
+    channel: str
+    source: str
+    title: str
+    url: str
+    published: datetime | None
+    matches: tuple[Match, ...]
+    summary: tuple[str, ...] = field(default_factory=tuple)

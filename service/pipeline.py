@@ -1,0 +1,144 @@
+"""Run the stages for one source: fetch -> parse -> dedup -> detect -> extract -> summarize -> outbox.
+
+The only module that calls several stages. Errors of a source (`SourceError`) are handled here,
+in one place: recorded on the source and logged, and the cycle goes on with the other sources.
+An article page that cannot be fetched or read is not an error of the source: the feed's own
+text is used instead. Anything else is a bug and propagates to the scheduler, which logs it loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from service import sources
+from service.dedup import canonical_url
+from service.deliver.base import Deliverer
+from service.deliver.outbox import DeliveryReport, deliver_due
+from service.detect import Document, detect, may_match
+from service.errors import ExtractError, FetchError, SourceError
+from service.extract import extract
+from service.fetch import Fetcher
+from service.models import Article, FetchResult, Item, Match, Source, SourceState
+from service.route import build_alerts
+from service.settings import Settings
+from service.store import Store
+from service.summarize import summarize
+
+log = logging.getLogger("newsalert.pipeline")
+ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the stages need, built once by `app` and passed down."""
+
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    deliverer: Deliverer
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    source: str
+    status: str  # ok | not-modified | unchanged | error
+    items: int = 0
+    new: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+def poll_source(ctx: Context, source: Source) -> SourceReport:
+    """One poll of one source; never raises a SourceError (it is recorded on the source)."""
+    started = time.monotonic()
+    now = ctx.clock()
+    state = ctx.store.source_state(source.name)
+    try:
+        report = _poll(ctx, source, state, now)
+    except SourceError as e:
+        ctx.store.record_error(source.name, source.url, source.kind, now, str(e))
+        report = SourceReport(source.name, "error", error=str(e))
+    _log_report(report, state, time.monotonic() - started)
+    return report
+
+
+def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> SourceReport:
+    result = ctx.fetcher.get(source.url, state.etag, state.last_modified)
+    body_hash = hashlib.sha256(result.body).hexdigest() if not result.not_modified else state.body_hash
+    if result.not_modified or body_hash == state.body_hash:
+        _record_success(ctx, source, result, body_hash, now)
+        return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged")
+    items = [replace(i, canonical_url=canonical_url(i.url)) for i in sources.parse(source, result)]
+    old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
+    pending = ctx.store.record_items(source.name, items, now, old_before)
+    alerts = sum(process_item(ctx, source, stored.id, stored.item) for stored in pending)
+    _record_success(ctx, source, result, body_hash, now)
+    return SourceReport(source.name, "ok", items=len(items), new=len(pending), alerts=alerts)
+
+
+def _record_success(ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime) -> None:
+    ctx.store.record_success(
+        source.name, source.url, source.kind, now,
+        etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
+    )
+
+
+def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], tuple[str, ...]]:
+    """Detect topics (fetching the article when the feed text may match) and summarize a match."""
+    topics = ctx.settings.topics
+    doc = Document(item.title, item.summary, item.content)
+    article = None
+    if ctx.settings.article_fetch and source.fetch_articles and may_match(topics, doc):
+        article = fetch_article(ctx, item.url)
+    if article is not None:
+        doc = Document(item.title, item.summary, article.text)
+        item = replace(item, published=item.published or article.published)
+    matches = detect(topics, doc)
+    if not matches:
+        return item, matches, ()
+    body = article.text if article is not None else (item.content or item.summary)
+    return item, matches, summarize(body, item.title, ctx.settings.summary_sentences)
+
+
+def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
+    item, matches, summary = analyze(ctx, source, item)
+    slack = ctx.settings.slack
+    alerts = build_alerts(item, matches, summary, slack.routes, slack.default_channel) if matches else []
+    return ctx.store.finish_item(item_id, matches, alerts, ctx.clock())
+
+
+def fetch_article(ctx: Context, url: str) -> Article | None:
+    try:
+        result = ctx.fetcher.get(url, accept=ACCEPT_HTML)
+        return extract(result.body, result.final_url)
+    except (FetchError, ExtractError) as e:
+        log.info("article unavailable url=%s error=%r (using the feed's text)", url, str(e))
+        return None
+
+
+def _log_report(report: SourceReport, state: SourceState, seconds: float) -> None:
+    level = logging.WARNING if report.status == "error" else logging.INFO
+    log.log(
+        level,
+        "source=%r status=%s items=%d new=%d alerts=%d errors_in_row=%d duration_ms=%d%s",
+        report.source, report.status, report.items, report.new, report.alerts,
+        state.consecutive_errors + 1 if report.status == "error" else 0, seconds * 1000,
+        f" error={report.error!r}" if report.error else "",
+    )
+
+
+def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
+    """Poll the sources concurrently (one worker per source at a time) and wait for all."""
+    with ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool:
+        return list(pool.map(lambda s: poll_source(ctx, s), selected))
+
+
+def deliver(ctx: Context) -> DeliveryReport:
+    return deliver_due(ctx.store, ctx.deliverer, ctx.clock())

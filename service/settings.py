@@ -1,0 +1,290 @@
+"""Read config/ and the environment once, validate them, and return typed, frozen settings.
+
+This is the only module that reads `os.environ`. Files: `settings.yaml` (store, fetching, Slack
+routes), `sources.yaml` plus any `sources.d/*.yaml` (what to poll), `topics.yaml` (what to alert on).
+Untrusted YAML goes through pydantic; every error names its place, e.g.
+`sources.yaml: sources[3].url: not an http(s) URL`. Secrets come only from the environment
+(`SLACK_BOT_TOKEN`, `SLACK_WEBHOOK_URL`, or the same names with `_FILE` pointing at a file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from service.detect.rules import CompiledTopic, compile_topics
+from service.errors import ConfigError
+from service.models import HtmlSelectors, JsonMapping, Source
+
+DEFAULT_USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert; self-hosted news alerts)"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `"90s"`, `"10m"`, `"24h"`, `"7d"` -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 24h, 7d)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value or ""):
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+class _Selectors(_Strict):
+    item: str
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+
+
+class _Mapping(_Strict):
+    items: str
+    title: str
+    url: str
+    id: str | None = None
+    published: str | None = None
+    summary: str | None = None
+    url_template: str | None = None
+
+
+class _Source(_Strict):
+    name: str = Field(min_length=1)
+    kind: Literal["feed", "html", "json"] = "feed"
+    url: str
+    interval: float | None = None
+    language: str | None = None
+    enabled: bool = True
+    fetch_articles: bool = True
+    selectors: _Selectors | None = None
+    mapping: _Mapping | None = None
+
+    _check_url = field_validator("url")(_http_url)
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
+
+    def model_post_init(self, _: Any) -> None:
+        if self.kind == "html" and self.selectors is None:
+            raise ValueError("an html source needs `selectors` (at least `item`)")
+        if self.kind == "json" and self.mapping is None:
+            raise ValueError("a json source needs a `mapping` (items, title, url)")
+
+
+class _SourcesFile(_Strict):
+    sources: list[_Source] = []
+
+
+class _Fetch(_Strict):
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    workers: int = Field(8, ge=1, le=64)
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+class _Slack(_Strict):
+    default_channel: str = "#ai-news"
+    routes: dict[str, str] = {}
+    api_url: str = "https://slack.com/api/"
+
+    _check_url = field_validator("api_url")(_http_url)
+
+
+class _Main(_Strict):
+    store: str = "data/newsalert.db"
+    first_poll_window: float = 24 * 3600
+    default_interval: float = 600
+    jitter: float = 30
+    delivery_interval: float = 15
+    summary_sentences: int = Field(3, ge=1, le=6)
+    article_fetch: bool = True
+    fetch: _Fetch = _Fetch()
+    slack: _Slack = _Slack()
+
+    @field_validator("first_poll_window", "default_interval", "jitter", "delivery_interval", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
+class _TopicsFile(_Strict):
+    lists: dict[str, list[str]] = {}
+    topics: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    workers: int = 8
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    default_channel: str = "#ai-news"
+    routes: Mapping[str, str] = field(default_factory=dict)
+    api_url: str = "https://slack.com/api/"
+    bot_token: str | None = None
+    webhook_url: str | None = None
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.bot_token, self.webhook_url) if s)
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    store_path: Path
+    sources: tuple[Source, ...]
+    topics: tuple[CompiledTopic, ...]
+    fetch: FetchSettings = FetchSettings()
+    slack: SlackSettings = SlackSettings()
+    first_poll_window: float = 24 * 3600
+    jitter: float = 30
+    delivery_interval: float = 15
+    summary_sentences: int = 3
+    article_fetch: bool = True
+
+
+def _format_errors(name: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ""
+        for part in e["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {loc}: {msg}" if loc else f"{name}: {msg}")
+    return "\n".join(lines)
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: file not found") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path.name}:{where} {getattr(e, 'problem', e)}") from e
+
+
+def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(path.name, e)) from e
+
+
+def _to_source(s: _Source, default_interval: float) -> Source:
+    return Source(
+        name=s.name,
+        kind=s.kind,
+        url=s.url,
+        interval_seconds=int(s.interval or default_interval),
+        language=s.language,
+        fetch_articles=s.fetch_articles,
+        html=HtmlSelectors(**s.selectors.model_dump()) if s.selectors else None,
+        json=JsonMapping(**s.mapping.model_dump()) if s.mapping else None,
+    )
+
+
+def source_files(config_dir: Path) -> list[Path]:
+    return [config_dir / "sources.yaml", *sorted((config_dir / "sources.d").glob("*.yaml"))]
+
+
+def load_sources(config_dir: Path, default_interval: float) -> tuple[Source, ...]:
+    out: list[Source] = []
+    seen: dict[str, Path] = {}
+    for path in source_files(config_dir):
+        parsed: _SourcesFile = _validate(_SourcesFile, path, _load_yaml(path))
+        for i, s in enumerate(parsed.sources):
+            if s.name in seen:
+                raise ConfigError(f"{path.name}: sources[{i}].name: {s.name!r} is also in {seen[s.name].name}")
+            seen[s.name] = path
+            if s.enabled:
+                out.append(_to_source(s, default_interval))
+    return tuple(out)
+
+
+def load_topics(path: Path) -> tuple[CompiledTopic, ...]:
+    parsed: _TopicsFile = _validate(_TopicsFile, path, _load_yaml(path))
+    try:
+        topics = compile_topics(parsed.topics, parsed.lists)
+    except ConfigError as e:
+        raise ConfigError(f"{path.name}: {e}") from e
+    ids = [t.id for t in topics]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ConfigError(f"{path.name}: duplicate topic id(s): {', '.join(sorted(dupes))}")
+    return topics
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    if env.get(name):
+        return env[name].strip()
+    file = env.get(f"{name}_FILE")
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip() or None
+        except OSError as e:
+            raise ConfigError(f"{name}_FILE: cannot read {file}: {e.strerror}") from e
+    return None
+
+
+def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the whole configuration; raises ConfigError with every problem's place."""
+    env = os.environ if env is None else env
+    config_dir = Path(config_dir or env.get("NEWSALERT_CONFIG") or "config")
+    main_path = config_dir / "settings.yaml"
+    main: _Main = _validate(_Main, main_path, _load_yaml(main_path) if main_path.exists() else {})
+    topics = load_topics(config_dir / "topics.yaml")
+    routed = set(main.slack.routes) - {t.id for t in topics}
+    if routed:
+        raise ConfigError(f"settings.yaml: slack.routes: unknown topic(s): {', '.join(sorted(routed))}")
+    store = Path(env.get("NEWSALERT_STORE") or main.store)
+    return Settings(
+        config_dir=config_dir,
+        store_path=store,
+        sources=load_sources(config_dir, main.default_interval),
+        topics=topics,
+        fetch=FetchSettings(**main.fetch.model_dump()),
+        slack=SlackSettings(
+            default_channel=main.slack.default_channel,
+            routes=dict(main.slack.routes),
+            api_url=env.get("SLACK_API_URL") or main.slack.api_url,
+            bot_token=_secret(env, "SLACK_BOT_TOKEN"),
+            webhook_url=_secret(env, "SLACK_WEBHOOK_URL"),
+        ),
+        first_poll_window=main.first_poll_window,
+        jitter=main.jitter,
+        delivery_interval=main.delivery_interval,
+        summary_sentences=main.summary_sentences,
+        article_fetch=main.article_fetch,
+    )

@@ -1,0 +1,61 @@
+"""Numbered schema migrations; the store applies those above `PRAGMA user_version`, in order.
+
+Never edit a migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sources' state, items (unique by source+guid and by canonical URL), the alerts outbox.
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        polled_before INTEGER NOT NULL DEFAULT 0,
+        last_poll TEXT,
+        last_success TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_error_at TEXT
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        seen_at TEXT NOT NULL,
+        -- pending: to be processed; old: seen on a first poll, never alerted;
+        -- processed: detection ran (alerts, if any, are in the outbox)
+        status TEXT NOT NULL,
+        matches TEXT NOT NULL DEFAULT '[]',
+        UNIQUE (source, guid)
+    );
+    CREATE UNIQUE INDEX items_canonical_url ON items (canonical_url);
+    CREATE INDEX items_pending ON items (source, status);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        item_id INTEGER NOT NULL REFERENCES items (id),
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        -- pending: waiting to be posted; sent: posted; failed: will not be retried (see last_error)
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        message_ts TEXT
+    );
+    CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+    """,
+)

@@ -1,0 +1,249 @@
+"""The SQLite store: sources' state, seen items and the alerts outbox, in one file.
+
+One connection in WAL mode, shared by the scheduler's threads behind a lock (SQLite allows one
+writer anyway); each method is one short transaction. An item becomes `pending` when first seen and
+`processed` in the same transaction that puts its alerts in the outbox, so a crash in between means
+the item is processed again on the next poll, never lost. Alerts carry a unique key, so an item can
+never enqueue the same message twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from service.models import Alert, Item, Match, SourceState
+from service.store.migrations import MIGRATIONS
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def alert_to_json(alert: Alert) -> str:
+    data = asdict(alert)
+    data["published"] = _iso(alert.published)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def alert_from_json(text: str) -> Alert:
+    data = json.loads(text)
+    data["published"] = _dt(data["published"])
+    data["matches"] = tuple(Match(m["topic"], m["score"], tuple(m["matched"])) for m in data["matches"])
+    data["summary"] = tuple(data["summary"])
+    return Alert(**data)
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    id: int
+    attempts: int
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    item: Item
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Apply each pending migration and its version bump atomically."""
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                try:
+                    self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+                except sqlite3.Error:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SourceState()
+        return SourceState(
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            last_success=_dt(row["last_success"]),
+            consecutive_errors=row["consecutive_errors"],
+            last_error=row["last_error"],
+            polled_before=bool(row["polled_before"]),
+        )
+
+    def _ensure_source(self, db: sqlite3.Connection, name: str, url: str, kind: str) -> None:
+        db.execute(
+            "INSERT INTO sources (name, url, kind) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind",
+            (name, url, kind),
+        )
+
+    def record_success(
+        self, name: str, url: str, kind: str, now: datetime, *, etag: str | None, last_modified: str | None,
+        body_hash: str | None,
+    ) -> None:
+        with self._tx() as db:
+            self._ensure_source(db, name, url, kind)
+            db.execute(
+                "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ?, polled_before = 1,"
+                " last_poll = ?, last_success = ?, consecutive_errors = 0 WHERE name = ?",
+                (etag, last_modified, body_hash, _iso(now), _iso(now), name),
+            )
+
+    def record_error(self, name: str, url: str, kind: str, now: datetime, error: str) -> None:
+        with self._tx() as db:
+            self._ensure_source(db, name, url, kind)
+            db.execute(
+                "UPDATE sources SET last_poll = ?, consecutive_errors = consecutive_errors + 1,"
+                " last_error = ?, last_error_at = ? WHERE name = ?",
+                (_iso(now), error[:1000], _iso(now), name),
+            )
+
+    def sources_report(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source = s.name) AS items"
+                " FROM sources s ORDER BY s.name"
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- items ------------------------------------------------------------------------------
+
+    def record_items(
+        self, source: str, items: Iterable[Item], now: datetime, old_before: datetime | None
+    ) -> list[StoredItem]:
+        """Insert unseen items and return every pending item of the source, oldest first.
+
+        With `old_before` (a source's first poll), items published before it, or undated, are
+        stored as `old`: remembered, never alerted. An item whose source+guid or canonical URL is
+        already stored is ignored (the first outlet to report a link owns it).
+        """
+        with self._tx() as db:
+            for item in items:
+                old = old_before is not None and (item.published is None or item.published < old_before)
+                db.execute(
+                    "INSERT OR IGNORE INTO items (source, guid, url, canonical_url, title, summary, content,"
+                    " published, seen_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        item.source, item.guid, item.url, item.canonical_url or item.url, item.title,
+                        item.summary, item.content, _iso(item.published), _iso(now), "old" if old else "pending",
+                    ),
+                )
+            rows = db.execute(
+                "SELECT * FROM items WHERE status = 'pending' AND source = ? ORDER BY id", (source,)
+            ).fetchall()
+        return [StoredItem(r["id"], self._item(r)) for r in rows]
+
+    @staticmethod
+    def _item(row: sqlite3.Row) -> Item:
+        return Item(
+            source=row["source"], guid=row["guid"], url=row["url"], title=row["title"], summary=row["summary"],
+            content=row["content"], published=_dt(row["published"]), canonical_url=row["canonical_url"],
+        )
+
+    def finish_item(self, item_id: int, matches: Sequence[Match], alerts: Sequence[Alert], now: datetime) -> int:
+        """Mark an item processed and enqueue its alerts in one transaction; returns alerts added."""
+        added = 0
+        with self._tx() as db:
+            db.execute(
+                "UPDATE items SET status = 'processed', matches = ? WHERE id = ?",
+                (json.dumps([asdict(m) for m in matches], ensure_ascii=False), item_id),
+            )
+            for alert in alerts:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO alerts (key, item_id, channel, payload, next_attempt_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (alert.key, item_id, alert.channel, alert_to_json(alert), now.timestamp(), _iso(now)),
+                )
+                added += cur.rowcount
+        return added
+
+    def item_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int = 50) -> list[PendingAlert]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, attempts, payload FROM alerts WHERE status = 'pending' AND next_attempt_at <= ?"
+                " ORDER BY id LIMIT ?",
+                (now.timestamp(), limit),
+            ).fetchall()
+        return [PendingAlert(r["id"], r["attempts"], alert_from_json(r["payload"])) for r in rows]
+
+    def mark_sent(self, alert_id: int, now: datetime, message_ts: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET status = 'sent', sent_at = ?, message_ts = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (_iso(now), message_ts, alert_id),
+            )
+
+    def mark_retry(self, alert_id: int, error: str, next_attempt: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error[:1000], next_attempt.timestamp(), alert_id),
+            )
+
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (error[:1000], alert_id),
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM alerts GROUP BY status").fetchall()
+        return {r["status"]: r["n"] for r in rows}
