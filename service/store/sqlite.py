@@ -9,6 +9,7 @@ never enqueue the same message twice.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -213,13 +214,16 @@ class Store:
     # -- the outbox -------------------------------------------------------------------------
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[PendingAlert]:
+        """Pending alerts in queue order, up to the first one still waiting for its retry time:
+        a deferred alert holds back those behind it, so alerts are never posted out of order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, attempts, payload FROM alerts WHERE status = 'pending' AND next_attempt_at <= ?"
+                "SELECT id, attempts, payload, next_attempt_at FROM alerts WHERE status = 'pending'"
                 " ORDER BY id LIMIT ?",
-                (now.timestamp(), limit),
+                (limit,),
             ).fetchall()
-        return [PendingAlert(r["id"], r["attempts"], alert_from_json(r["payload"])) for r in rows]
+        due = itertools.takewhile(lambda r: r["next_attempt_at"] <= now.timestamp(), rows)
+        return [PendingAlert(r["id"], r["attempts"], alert_from_json(r["payload"])) for r in due]
 
     def mark_sent(self, alert_id: int, now: datetime, message_ts: str | None) -> None:
         with self._tx() as db:

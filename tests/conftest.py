@@ -1,0 +1,49 @@
+"""Shared fixtures: loopback servers, a config directory factory, the shared corpus location."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import FakeSlack, Site
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("NEWSALERT_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    s = FakeSlack()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config dir: the shipped topics.yaml, the given sources and settings YAML text."""
+
+    def make(sources: str, settings: str = "", topics: str | None = None) -> Path:
+        cfg = tmp_path / "config"
+        cfg.mkdir(exist_ok=True)
+        (cfg / "sources.yaml").write_text(textwrap.dedent(sources), "utf-8")
+        base = f"store: {tmp_path / 'store.db'}\njitter: 0\n"
+        (cfg / "settings.yaml").write_text(base + textwrap.dedent(settings), "utf-8")
+        shipped = (REPO / "config" / "topics.yaml").read_text("utf-8")
+        (cfg / "topics.yaml").write_text(textwrap.dedent(topics) if topics else shipped, "utf-8")
+        return cfg
+
+    return make

@@ -1,0 +1,48 @@
+from datetime import UTC, datetime
+
+from service.deliver.blocks import console_text, cut, escape, fallback_text, render
+from service.models import Alert, Match
+
+
+def alert(title: str = "Microsoft free to build its own AGI", summary: tuple[str, ...] = ("One.",)) -> Alert:
+    return Alert(
+        key="k", channel="#ai-agi", source="Example <News>", title=title, url="https://example.com/a?x=1|2",
+        published=datetime(2025, 10, 28, 14, 2, tzinfo=UTC), matches=(Match("agi", 1.5, ("AGI",)),), summary=summary,
+    )
+
+
+def all_text(blocks: list[dict[str, object]]) -> str:
+    return str(blocks)
+
+
+def test_mentions_and_links_in_untrusted_text_are_inert() -> None:
+    hostile = "<!channel> <!here> <@U123> <http://evil.example|click> & more"
+    blocks = render(alert(title=hostile, summary=(hostile,)))
+    text = all_text(blocks) + fallback_text(alert(title=hostile))
+    for raw in ("<!channel>", "<!here>", "<@U123>", "<http://evil"):
+        assert raw not in text
+    assert "&lt;!channel&gt;" in text and "&amp; more" in text
+
+
+def test_headline_is_a_link_and_context_has_source_and_time() -> None:
+    blocks = render(alert())
+    assert blocks[0]["text"]["text"] == "*<https://example.com/a?x=1%7C2|Microsoft free to build its own AGI>*"
+    assert blocks[1]["elements"][0]["text"] == "Example &lt;News&gt; · 2025-10-28 14:02 UTC"
+    assert blocks[2]["text"]["text"] == "Topics: *agi* (AGI)"
+    assert blocks[3]["text"]["text"] == "• One."
+
+
+def test_long_text_is_cut_cleanly_within_limits() -> None:
+    long_title = "word " * 400
+    blocks = render(alert(title=long_title, summary=("sentence " * 1000,) * 4))
+    for block in blocks:
+        text = block.get("text", {}).get("text", "") if isinstance(block.get("text"), dict) else ""
+        assert len(text) <= 3000
+    assert cut("alpha beta gamma", 12) == "alpha beta…"
+    assert len(cut("x" * 50, 10)) == 10
+
+
+def test_escape_and_console() -> None:
+    assert escape("a & <b>") == "a &amp; &lt;b&gt;"
+    out = console_text(alert())
+    assert "#ai-agi" in out and "agi (AGI; score 1.5)" in out and "• One." in out

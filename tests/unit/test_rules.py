@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import pytest
+
+from service.detect import Document, compile_topics, detect, may_match
+from service.errors import ConfigError
+from service.settings import load_topics
+
+SHIPPED = load_topics(Path(__file__).resolve().parents[2] / "config" / "topics.yaml")
+
+
+def topics(*raw: dict[str, object], lists: dict[str, list[str]] | None = None):  # type: ignore[no-untyped-def]
+    return compile_topics(list(raw), lists or {})
+
+
+def ids(title: str, summary: str = "", text: str = "") -> list[str]:
+    return [m.topic for m in detect(SHIPPED, Document(title, summary, text))]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Microsoft free to build own AGI after ending restrictive OpenAI deal", ["agi", "partnership"]),
+        ("Anthropic raises $13 billion at $183 billion valuation", ["funding"]),
+        ("Nvidia to invest up to $100 billion in OpenAI as part of data center deal", ["partnership"]),
+        ("Meta's new metadata standard for photos", []),
+        ("OpenAI launches GPT-5 for all ChatGPT users", ["model-release"]),
+        ("EU lawmakers pass the AI Act", ["regulation"]),
+        ("Salesforce to acquire AI startup for $8 billion", ["acquisition"]),
+        ("오픈AI, 마이크로소프트와 새 계약 체결", ["partnership"]),
+        ("앤트로픽, 130억 달러 투자 유치", ["funding"]),
+        ("딥마인드 CEO \"범용 인공지능 5년 내 온다\"", ["agi"]),
+        ("AI startup raises concerns about data privacy", []),
+        ("Local bakery raises $2 million", []),
+    ],
+)
+def test_shipped_topics(title: str, expected: list[str]) -> None:
+    assert ids(title) == expected
+
+
+def test_evidence_is_quoted_as_written() -> None:
+    (m,) = detect(SHIPPED, Document("Anthropic raises $13 billion"))
+    assert m.matched == ("Anthropic", "raises")
+
+
+def test_width_and_case_folding() -> None:
+    t = topics({"id": "x", "any": ["openai"]})
+    assert detect(t, Document("ＯｐｅｎＡＩ ships")) != ()
+    assert detect(t, Document("OPENAI")) != ()
+
+
+def test_korean_particle_and_latin_word_boundaries() -> None:
+    t = topics({"id": "x", "any": ["오픈AI", "Meta"]})
+    assert [m.matched for m in detect(t, Document("오픈AI와 협력"))] == [("오픈AI",)]
+    assert detect(t, Document("a metadata standard")) == ()
+    assert detect(t, Document("Meta's glasses")) != ()
+
+
+def test_wildcard_regex_lists_fields_and_exclusions() -> None:
+    t = topics(
+        {"id": "x", "rules": [{"all": ["@orgs", "acquisition*"], "in": "title"}], "none": ["/rumou?r/"]},
+        lists={"orgs": ["Acme"]},
+    )
+    assert detect(t, Document("Acme acquisitions spree"))
+    assert not detect(t, Document("Acme news", "acquisitions in the body only"))
+    assert not detect(t, Document("Acme acquisition rumor"))
+
+
+def test_title_scores_more_than_body() -> None:
+    t = topics({"id": "x", "any": ["AGI"]})
+    (title,) = detect(t, Document("AGI is near"))
+    (body,) = detect(t, Document("News", "", "they talk about AGI"))
+    assert title.score > body.score
+
+
+def test_may_match_sees_partial_rules() -> None:
+    t = topics({"id": "x", "rules": [{"all": ["OpenAI", "deal"]}]})
+    assert may_match(t, Document("OpenAI news"))
+    assert not detect(t, Document("OpenAI news"))
+    assert not may_match(t, Document("Gardening tips"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"id": "x", "any": ["/(unclosed/"]}, "topics[0].any[0]: bad regular expression at position"),
+        ({"id": "x", "any": ["@nope"]}, "topics[0].any[0]: unknown list @nope"),
+        ({"id": "x"}, "topics[0]: a topic needs `any` terms or `rules`"),
+        ({"id": "x", "rules": [{"all": []}]}, "topics[0].rules[0].all: must be a non-empty list"),
+        ({"id": "x", "rules": [{"any": ["a"], "in": ["body"]}]}, "topics[0].rules[0].in: unknown field 'body'"),
+        ({"id": "x", "rules": [{"any": ["a"], "all": ["b"]}]}, "exactly one of `any` or `all`"),
+        ({"id": "x", "any": ["*"]}, "topics[0].any[0]: empty term"),
+    ],
+)
+def test_rule_errors_name_the_place(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace("`", "`")):
+        topics(raw)

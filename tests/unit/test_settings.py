@@ -1,0 +1,64 @@
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from service import settings as config
+from service.errors import ConfigError
+
+
+def test_shipped_config_is_valid() -> None:
+    s = config.load(Path(__file__).resolve().parents[2] / "config", env={})
+    assert len(s.sources) >= 25
+    assert {"feed", "html", "json"} <= {x.kind for x in s.sources}
+    assert sum(1 for x in s.sources if x.language == "ko") >= 2
+    assert [t.id for t in s.topics][:6] == ["agi", "partnership", "funding", "acquisition", "model-release", "regulation"]
+    assert s.slack.bot_token is None and s.slack.webhook_url is None
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ("sources:\n  - {name: a, url: 'ftp://x'}\n", "sources.yaml: sources[0].url: not an http(s) URL"),
+        (
+            "sources:\n  - {name: a, url: 'http://a'}\n  - {name: b, url: 'http://b'}\n"
+            "  - {name: c, url: 'http://c'}\n  - {name: d, url: 'file:///etc/passwd'}\n",
+            "sources[3].url: not an http(s) URL",
+        ),
+        ("sources:\n  - {name: a, url: 'http://x', kind: rss}\n", "sources[0].kind: Input should be 'feed', 'html' or 'json'"),
+        ("sources:\n  - {name: a, url: 'http://x', interval: soon}\n", "sources[0].interval: not a duration"),
+        ("sources:\n  - {name: a, url: 'http://x', kind: html}\n", "an html source needs `selectors`"),
+        ("sources:\n  - {name: a, url: 'http://x', colour: red}\n", "sources[0].colour: Extra inputs are not permitted"),
+        ("sources:\n  - {name: a, url: 'http://x'}\n  - {name: a, url: 'http://y'}\n", "sources[1].name: 'a' is also in"),
+        ("sources: [\n", "sources.yaml: line"),
+    ],
+)
+def test_errors_name_the_place(make_config: Callable[..., Path], sources: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        config.load(make_config(sources), env={})
+    assert message in str(e.value)
+
+
+def test_routes_must_name_known_topics(make_config: Callable[..., Path]) -> None:
+    cfg = make_config("sources: []\n", "slack:\n  routes: {agii: '#x'}\n")
+    with pytest.raises(ConfigError, match="slack.routes: unknown topic"):
+        config.load(cfg, env={})
+
+
+def test_secrets_from_environment_and_files(make_config: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = make_config("sources: []\n")
+    secret = tmp_path / "token"
+    secret.write_text("xoxb-from-file\n")
+    s = config.load(cfg, env={"SLACK_BOT_TOKEN_FILE": str(secret), "SLACK_WEBHOOK_URL": "https://hooks.slack.com/x"})
+    assert s.slack.bot_token == "xoxb-from-file"
+    assert s.slack.webhook_url == "https://hooks.slack.com/x"
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN_FILE: cannot read"):
+        config.load(cfg, env={"SLACK_BOT_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_durations() -> None:
+    assert [config.parse_duration(v) for v in (90, "90s", "10m", "24h", "7d", "1.5h")] == [
+        90, 90, 600, 86400, 604800, 5400,
+    ]
+    with pytest.raises(ValueError):
+        config.parse_duration("ten minutes")

@@ -1,0 +1,34 @@
+from service.summarize import summarize
+from service.summarize.extractive import sentences
+
+ARTICLE = """Microsoft and OpenAI have signed a new agreement that lets Microsoft pursue AGI on its own.
+The weather in Redmond was mild on Tuesday. Under the new agreement, OpenAI keeps its cloud commitments
+to Microsoft while gaining the freedom to work with other providers. Analysts said the agreement reshapes
+the partnership between Microsoft and OpenAI. A spokesperson declined to comment further on the matter.
+The cafeteria menu featured soup. Microsoft will also keep rights to OpenAI models until AGI is declared."""
+
+
+def test_picks_central_sentences_in_order() -> None:
+    out = summarize(ARTICLE, "Microsoft free to build its own AGI after renegotiating its OpenAI deal", 3)
+    assert len(out) == 3
+    assert out[0].startswith("Microsoft and OpenAI have signed")
+    assert not any("cafeteria" in s or "weather" in s for s in out)
+    positions = [ARTICLE.replace("\n", " ").index(s[:30]) for s in out]
+    assert positions == sorted(positions)
+
+
+def test_korean_sentences() -> None:
+    text = (
+        "마이크로소프트가 오픈AI와의 계약을 재조정했다. 이에 따라 마이크로소프트는 자체 AGI 개발이 가능해졌다. "
+        "업계는 이번 계약이 AI 경쟁 구도를 바꿀 것으로 본다. 날씨는 맑았다고 한다 그리고 아무 관련이 없다."
+    )
+    out = summarize(text, "마이크로소프트, 오픈AI 계약 재조정", 2)
+    assert len(out) == 2 and all("다." in s for s in out)
+
+
+def test_short_text_is_returned_whole_and_empty_is_empty() -> None:
+    assert summarize("Only one sentence here, and it is long enough.", "t") == (
+        "Only one sentence here, and it is long enough.",
+    )
+    assert summarize("", "t") == ()
+    assert sentences("Hi. Ok.") == []
