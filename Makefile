@@ -7,7 +7,7 @@ PYTHON ?= python3
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade 'pip==26.3'
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 

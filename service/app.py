@@ -14,6 +14,7 @@ from types import FrameType
 
 import httpx
 
+from service import scheduler as jobs
 from service.deliver.base import Deliverer
 from service.deliver.console import ConsoleDeliverer
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
@@ -21,7 +22,6 @@ from service.fetch import Fetcher
 from service.pipeline import Context, SourceReport, deliver, run_cycle
 from service.settings import Settings
 from service.store import Store
-from service import scheduler as jobs
 
 log = logging.getLogger("newsalert")
 
@@ -80,8 +80,12 @@ def run_daemon(ctx: Context) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     scheduler.start()
-    log.info("newsalert running sources=%d target=%s store=%s", len(ctx.settings.sources),
-             ctx.deliverer.name, ctx.settings.store_path)
+    log.info(
+        "newsalert running sources=%d target=%s store=%s",
+        len(ctx.settings.sources),
+        ctx.deliverer.name,
+        ctx.settings.store_path,
+    )
     while not stop.wait(1.0):
         pass
     scheduler.shutdown(wait=True)

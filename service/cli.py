@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service import app, logs, opml, settings as config
+from service import app, logs, opml
+from service import settings as config
 from service.deliver.blocks import console_text, fallback_text, render
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
@@ -69,7 +70,9 @@ def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
     slack = settings.slack
-    target = "slack bot (token set)" if slack.bot_token else "slack webhook (URL set)" if slack.webhook_url else "console"
+    target = (
+        "slack bot (token set)" if slack.bot_token else "slack webhook (URL set)" if slack.webhook_url else "console"
+    )
     print(f"configuration OK: {settings.config_dir}")
     print(f"store: {settings.store_path}\ndelivery: {target}\n\nsources ({len(settings.sources)}):")
     for s in settings.sources:
@@ -111,9 +114,14 @@ def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise NewsalertError(f"{args.file}:{number}: not JSON: {e.msg}") from e
-            doc = Document(str(row.get("title") or ""), str(row.get("summary") or ""),
-                           str(row.get("text") or row.get("content_text") or ""))
-            topics = [{"id": m.topic, "score": m.score, "matched": list(m.matched)} for m in detect(settings.topics, doc)]
+            doc = Document(
+                str(row.get("title") or ""),
+                str(row.get("summary") or ""),
+                str(row.get("text") or row.get("content_text") or ""),
+            )
+            topics = [
+                {"id": m.topic, "score": m.score, "matched": list(m.matched)} for m in detect(settings.topics, doc)
+            ]
             print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
     return 0
 
@@ -124,8 +132,14 @@ def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
         if article is None:
             raise NewsalertError(f"could not fetch or extract {args.url}")
         source = Source(name="preview", kind="feed", url=args.url, interval_seconds=0, fetch_articles=False)
-        item = Item(source="preview", guid=args.url, url=article.canonical_url or args.url, title=article.title,
-                    content=article.text, published=article.published)
+        item = Item(
+            source="preview",
+            guid=args.url,
+            url=article.canonical_url or args.url,
+            title=article.title,
+            content=article.text,
+            published=article.published,
+        )
         item, matches, summary = analyze(ctx, source, item)
     if not matches:
         print(f"no topic matches: {article.title}\n(the daemon would not alert on this article)")
@@ -156,8 +170,13 @@ def cmd_health(_: argparse.Namespace, settings: config.Settings) -> int:
 
 
 COMMANDS = {
-    "run": cmd_run, "check": cmd_check, "sources": cmd_sources, "detect": cmd_detect,
-    "preview": cmd_preview, "status": cmd_status, "health": cmd_health,
+    "run": cmd_run,
+    "check": cmd_check,
+    "sources": cmd_sources,
+    "detect": cmd_detect,
+    "preview": cmd_preview,
+    "status": cmd_status,
+    "health": cmd_health,
 }
 
 if __name__ == "__main__":

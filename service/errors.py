@@ -1,16 +1,16 @@
 """The one exception hierarchy of newsalert; every I/O module translates foreign errors into it.
 
-    NewsalertError
-    ├── ConfigError              bad configuration file or rule; the CLI exits non-zero
-    ├── SourceError              one source failed this cycle; recorded on the source, others go on
-    │   ├── FetchError           transport failure, timeout, deadline, redirect loop
-    │   │   ├── HTTPStatusError  a non-2xx, non-304 answer (carries the status and Retry-After)
-    │   │   └── TooLargeError    the body passed the size cap (counted after decompression)
-    │   └── ParseError           the body is not a feed / page / JSON document we can read
-    ├── ExtractError             an article page could not be fetched or read (the feed text is used)
-    └── DeliveryError            a post to Slack failed
-        ├── RetryableDelivery    rate limit, 5xx, connection: try again later (after `retry_after`)
-        └── PermanentDelivery    bad channel or token: retrying will not help
+NewsalertError
+├── ConfigError              bad configuration file or rule; the CLI exits non-zero
+├── SourceError              one source failed this cycle; recorded on the source, others go on
+│   ├── FetchError           transport failure, timeout, deadline, redirect loop
+│   │   ├── HTTPStatusError  a non-2xx, non-304 answer (carries the status and Retry-After)
+│   │   └── TooLargeError    the body passed the size cap (counted after decompression)
+│   └── ParseError           the body is not a feed / page / JSON document we can read
+├── ExtractError             an article page could not be fetched or read (the feed text is used)
+└── DeliveryError            a post to Slack failed
+    ├── RetryableDelivery    rate limit, 5xx, connection: try again later (after `retry_after`)
+    └── PermanentDelivery    bad channel or token: retrying will not help
 """
 
 from __future__ import annotations

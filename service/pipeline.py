@@ -85,8 +85,13 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> So
 
 def _record_success(ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime) -> None:
     ctx.store.record_success(
-        source.name, source.url, source.kind, now,
-        etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
+        source.name,
+        source.url,
+        source.kind,
+        now,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=body_hash,
     )
 
 
@@ -128,8 +133,13 @@ def _log_report(report: SourceReport, state: SourceState, seconds: float) -> Non
     log.log(
         level,
         "source=%r status=%s items=%d new=%d alerts=%d errors_in_row=%d duration_ms=%d%s",
-        report.source, report.status, report.items, report.new, report.alerts,
-        state.consecutive_errors + 1 if report.status == "error" else 0, seconds * 1000,
+        report.source,
+        report.status,
+        report.items,
+        report.new,
+        report.alerts,
+        state.consecutive_errors + 1 if report.status == "error" else 0,
+        seconds * 1000,
         f" error={report.error!r}" if report.error else "",
     )
 

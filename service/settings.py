@@ -121,8 +121,8 @@ class _Main(_Strict):
     delivery_interval: float = 15
     summary_sentences: int = Field(3, ge=1, le=6)
     article_fetch: bool = True
-    fetch: _Fetch = _Fetch()
-    slack: _Slack = _Slack()
+    fetch: _Fetch = Field(default_factory=_Fetch)
+    slack: _Slack = Field(default_factory=_Slack)
 
     @field_validator("first_poll_window", "default_interval", "jitter", "delivery_interval", mode="before")
     @classmethod

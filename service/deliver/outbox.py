@@ -26,7 +26,7 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try after `attempts` failed ones (Retry-After wins when given)."""
     if retry_after is not None:
         return max(1.0, retry_after)
-    return min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1))
+    return float(min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1)))
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def deliver_due(store: Store, target: Deliverer, now: datetime, limit: int = 50)
         except RetryableDelivery as e:
             wait = backoff(pending.attempts + 1, e.retry_after)
             store.mark_retry(pending.id, str(e), now + timedelta(seconds=wait))
-            log.warning("delivery deferred alert=%s channel=%s error=%r retry_in=%.0fs", pending.id,
-                        alert.channel, str(e), wait)
+            log.warning(
+                "delivery deferred alert=%s channel=%s error=%r retry_in=%.0fs", pending.id, alert.channel, str(e), wait
+            )
             return DeliveryReport(sent, failed, 1)
         except PermanentDelivery as e:
             store.mark_failed(pending.id, str(e))

@@ -22,9 +22,21 @@ from service.models import Alert
 
 PERMANENT_ERRORS = frozenset(
     {
-        "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
-        "account_inactive", "token_revoked", "token_expired", "missing_scope", "no_permission",
-        "restricted_action", "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "restricted_action",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
     }
 )
 TIMEOUT = 15
@@ -41,8 +53,11 @@ class SlackBotDeliverer:
     def post(self, alert: Alert) -> str | None:
         try:
             response = self.client.chat_postMessage(
-                channel=alert.channel, text=fallback_text(alert), blocks=render(alert),
-                unfurl_links=False, unfurl_media=False,
+                channel=alert.channel,
+                text=fallback_text(alert),
+                blocks=render(alert),
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except SlackApiError as e:
             raise _api_error(e) from None

@@ -125,6 +125,7 @@ def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("any" in raw) == ("all" in raw):
         raise ConfigError(f"{where}: a rule needs exactly one of `any` or `all`")
+    groups: tuple[re.Pattern[str], ...]
     if "any" in raw:
         groups = (_group(raw["any"], lists, f"{where}.any"),)
     else:
@@ -159,7 +160,9 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
     )
 
 
-def compile_topics(topics: Sequence[Mapping[str, Any]], lists: Mapping[str, Sequence[str]]) -> tuple[CompiledTopic, ...]:
+def compile_topics(
+    topics: Sequence[Mapping[str, Any]], lists: Mapping[str, Sequence[str]]
+) -> tuple[CompiledTopic, ...]:
     return tuple(compile_topic(t, lists, f"topics[{i}]") for i, t in enumerate(topics))
 
 
@@ -211,6 +214,4 @@ def detect(topics: Iterable[CompiledTopic], document: Document) -> tuple[Match, 
 def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:
     """True when some group of some rule already hits: worth fetching the full article to decide."""
     doc = document.folded()
-    return any(
-        group.search(doc[name]) for t in topics for r in t.rules for group in r.groups for name in r.fields
-    )
+    return any(group.search(doc[name]) for t in topics for r in t.rules for group in r.groups for name in r.fields)

@@ -128,7 +128,14 @@ class Store:
         )
 
     def record_success(
-        self, name: str, url: str, kind: str, now: datetime, *, etag: str | None, last_modified: str | None,
+        self,
+        name: str,
+        url: str,
+        kind: str,
+        now: datetime,
+        *,
+        etag: str | None,
+        last_modified: str | None,
         body_hash: str | None,
     ) -> None:
         with self._tx() as db:
@@ -174,8 +181,16 @@ class Store:
                     "INSERT OR IGNORE INTO items (source, guid, url, canonical_url, title, summary, content,"
                     " published, seen_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        item.source, item.guid, item.url, item.canonical_url or item.url, item.title,
-                        item.summary, item.content, _iso(item.published), _iso(now), "old" if old else "pending",
+                        item.source,
+                        item.guid,
+                        item.url,
+                        item.canonical_url or item.url,
+                        item.title,
+                        item.summary,
+                        item.content,
+                        _iso(item.published),
+                        _iso(now),
+                        "old" if old else "pending",
                     ),
                 )
             rows = db.execute(
@@ -186,8 +201,14 @@ class Store:
     @staticmethod
     def _item(row: sqlite3.Row) -> Item:
         return Item(
-            source=row["source"], guid=row["guid"], url=row["url"], title=row["title"], summary=row["summary"],
-            content=row["content"], published=_dt(row["published"]), canonical_url=row["canonical_url"],
+            source=row["source"],
+            guid=row["guid"],
+            url=row["url"],
+            title=row["title"],
+            summary=row["summary"],
+            content=row["content"],
+            published=_dt(row["published"]),
+            canonical_url=row["canonical_url"],
         )
 
     def finish_item(self, item_id: int, matches: Sequence[Match], alerts: Sequence[Alert], now: datetime) -> int:
@@ -228,8 +249,7 @@ class Store:
     def mark_sent(self, alert_id: int, now: datetime, message_ts: str | None) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE alerts SET status = 'sent', sent_at = ?, message_ts = ?, attempts = attempts + 1"
-                " WHERE id = ?",
+                "UPDATE alerts SET status = 'sent', sent_at = ?, message_ts = ?, attempts = attempts + 1 WHERE id = ?",
                 (_iso(now), message_ts, alert_id),
             )
 

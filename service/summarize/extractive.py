@@ -15,10 +15,89 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MIN_CHARS, _MAX_CHARS = 25, 400
 _STOP = frozenset(
-    "a an the and or but of to in on for with at by from as is are was were be been it its this that "
-    "these those he she they we you i his her their our your not no will would can could has have had "
-    "do does did said says say also more most than then there which who whom what when where how after "
-    "before about into over new one two may might just like so if".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "by",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "not",
+        "no",
+        "will",
+        "would",
+        "can",
+        "could",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "said",
+        "says",
+        "say",
+        "also",
+        "more",
+        "most",
+        "than",
+        "then",
+        "there",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "how",
+        "after",
+        "before",
+        "about",
+        "into",
+        "over",
+        "new",
+        "one",
+        "two",
+        "may",
+        "might",
+        "just",
+        "like",
+        "so",
+        "if",
+    ]
 )
 
 
@@ -45,7 +124,7 @@ def summarize(text: str, title: str = "", max_sentences: int = 3) -> tuple[str, 
             return 0.0
         central = sum(freq[w] for w in words if freq[w] > 1) / len(words) ** 0.5
         lead = 1.5 if index == 0 else 1.2 if index < 3 else 1.0
-        return central * lead + 2.0 * len(headline.intersection(words))
+        return float(central * lead + 2.0 * len(headline.intersection(words)))
 
     ranked = sorted(enumerate(candidates), key=lambda p: score(*p), reverse=True)
     chosen = sorted(i for i, s in ranked[:max_sentences] if s.strip("'\" ") != title.strip())

@@ -21,8 +21,13 @@ NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)
 
 def enqueue(store: Store, n: int, channel: str = "#ai-news") -> None:
     for i in range(n):
-        item = Item(source="s", guid=f"g{i}", url=f"https://example.com/{i}", title=f"Story {i}",
-                    canonical_url=f"https://example.com/{i}")
+        item = Item(
+            source="s",
+            guid=f"g{i}",
+            url=f"https://example.com/{i}",
+            title=f"Story {i}",
+            canonical_url=f"https://example.com/{i}",
+        )
         (stored,) = store.record_items("s", [item], NOW, None)
         alerts = build_alerts(item, [Match("agi", 1.5, ("AGI",))], ("A sentence.",), {}, channel)
         store.finish_item(stored.id, [Match("agi", 1.5, ("AGI",))], alerts, NOW)
@@ -104,8 +109,15 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     f = RedactingFilter(["xoxb-test-token-123456"])
-    record = logging.LogRecord("slack_sdk", logging.DEBUG, "", 0, "headers %s url %s", (
-        {"Authorization": "Bearer xoxb-test-token-123456"}, "https://hooks.slack.com/services/T0/B0/abc"), None)
+    record = logging.LogRecord(
+        "slack_sdk",
+        logging.DEBUG,
+        "",
+        0,
+        "headers %s url %s",
+        ({"Authorization": "Bearer xoxb-test-token-123456"}, "https://hooks.slack.com/services/T0/B0/abc"),
+        None,
+    )
     f.filter(record)
     text = record.getMessage()
     assert "xoxb-test" not in text and "hooks.slack.com/services" not in text and "[redacted]" in text
@@ -113,7 +125,9 @@ def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_alert_keys_are_unique_per_channel(store: Store) -> None:
     enqueue(store, 1)
-    item = Item(source="s", guid="g0", url="https://example.com/0", title="Story 0", canonical_url="https://example.com/0")
+    item = Item(
+        source="s", guid="g0", url="https://example.com/0", title="Story 0", canonical_url="https://example.com/0"
+    )
     again = build_alerts(item, [Match("agi", 1, ())], (), {}, "#ai-news")
     assert store.finish_item(1, [], again, NOW) == 0  # the same story in the same channel is refused
     assert isinstance(again[0], Alert)

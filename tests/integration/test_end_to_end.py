@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service import app, settings as config
+from service import app
+from service import settings as config
 from tests.support.feeds import ago, article, atom, rss
 from tests.support.servers import FakeSlack, Page, Site
 
@@ -46,14 +47,31 @@ def _load(cfg: Path, slack: FakeSlack) -> config.Settings:
 def test_cycles_restart_exactly_once(site: Site, slack: FakeSlack, make_config: Callable[..., Path]) -> None:
     _serve_pages(site)
     u = site.url
-    site.pages["/lab.xml"] = Page(rss([
-        ("Microsoft free to build its own AGI after renegotiating its OpenAI deal", f"{u}/agi.html", ago(NOW, 1)),
-        ("Our favourite hiking trails this autumn", f"{u}/hiking.html", ago(NOW, 2)),
-        ("OpenAI and Microsoft sign AGI clause deal", f"{u}/old.html", ago(NOW, 72)),  # older than 24 h
-    ]))
-    site.pages["/desk.atom"] = Page(atom([
-        ("Anthropic raises $13 billion at $183 billion valuation", f"{u}/funding.html?utm_source=rss", ago(NOW, 3)),
-    ]), content_type="application/atom+xml")
+    site.pages["/lab.xml"] = Page(
+        rss(
+            [
+                (
+                    "Microsoft free to build its own AGI after renegotiating its OpenAI deal",
+                    f"{u}/agi.html",
+                    ago(NOW, 1),
+                ),
+                ("Our favourite hiking trails this autumn", f"{u}/hiking.html", ago(NOW, 2)),
+                ("OpenAI and Microsoft sign AGI clause deal", f"{u}/old.html", ago(NOW, 72)),  # older than 24 h
+            ]
+        )
+    )
+    site.pages["/desk.atom"] = Page(
+        atom(
+            [
+                (
+                    "Anthropic raises $13 billion at $183 billion valuation",
+                    f"{u}/funding.html?utm_source=rss",
+                    ago(NOW, 3),
+                ),
+            ]
+        ),
+        content_type="application/atom+xml",
+    )
     cfg = make_config(_sources(site))
     settings = _load(cfg, slack)
 
@@ -68,11 +86,23 @@ def test_cycles_restart_exactly_once(site: Site, slack: FakeSlack, make_config: 
     ]
 
     # Cycle 2: the lab feed gains an item; the desk feed is unchanged (answered 304).
-    site.pages["/lab.xml"] = Page(rss([
-        ("Nvidia to invest up to $100 billion in OpenAI as part of data center deal", f"{u}/deal.html", ago(NOW, 0.5)),
-        ("Microsoft free to build its own AGI after renegotiating its OpenAI deal", f"{u}/agi.html", ago(NOW, 1)),
-        ("Our favourite hiking trails this autumn", f"{u}/hiking.html", ago(NOW, 2)),
-    ]))
+    site.pages["/lab.xml"] = Page(
+        rss(
+            [
+                (
+                    "Nvidia to invest up to $100 billion in OpenAI as part of data center deal",
+                    f"{u}/deal.html",
+                    ago(NOW, 0.5),
+                ),
+                (
+                    "Microsoft free to build its own AGI after renegotiating its OpenAI deal",
+                    f"{u}/agi.html",
+                    ago(NOW, 1),
+                ),
+                ("Our favourite hiking trails this autumn", f"{u}/hiking.html", ago(NOW, 2)),
+            ]
+        )
+    )
     with app.context(settings) as ctx:
         reports = app.run_once(ctx)
     assert [r.status for r in reports] == ["ok", "not-modified"]
@@ -81,11 +111,20 @@ def test_cycles_restart_exactly_once(site: Site, slack: FakeSlack, make_config: 
 
     # Restart (a new process would reload settings and reopen the store), then a third cycle where
     # another outlet repeats a known link (with tracking parameters) and adds a new story.
-    site.pages["/desk.atom"] = Page(atom([
-        ("EU lawmakers agree on rules for general-purpose AI under the AI Act", f"{u}/reg.html", ago(NOW, 0.2)),
-        ("Microsoft can now pursue AGI on its own", f"{u}/agi.html?utm_medium=social#top", ago(NOW, 0.3)),
-        ("Anthropic raises $13 billion at $183 billion valuation", f"{u}/funding.html?utm_source=rss", ago(NOW, 3)),
-    ]), content_type="application/atom+xml")
+    site.pages["/desk.atom"] = Page(
+        atom(
+            [
+                ("EU lawmakers agree on rules for general-purpose AI under the AI Act", f"{u}/reg.html", ago(NOW, 0.2)),
+                ("Microsoft can now pursue AGI on its own", f"{u}/agi.html?utm_medium=social#top", ago(NOW, 0.3)),
+                (
+                    "Anthropic raises $13 billion at $183 billion valuation",
+                    f"{u}/funding.html?utm_source=rss",
+                    ago(NOW, 3),
+                ),
+            ]
+        ),
+        content_type="application/atom+xml",
+    )
     settings = _load(cfg, slack)
     with app.context(settings) as ctx:
         app.run_once(ctx)
@@ -100,9 +139,13 @@ def test_cycles_restart_exactly_once(site: Site, slack: FakeSlack, make_config: 
 
 def test_console_without_credentials(site: Site, make_config: Callable[..., Path], capsys: object) -> None:
     _serve_pages(site)
-    site.pages["/lab.xml"] = Page(rss([
-        ("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/funding.html", ago(NOW, 1)),
-    ]))
+    site.pages["/lab.xml"] = Page(
+        rss(
+            [
+                ("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/funding.html", ago(NOW, 1)),
+            ]
+        )
+    )
     settings = config.load(make_config(f"sources:\n  - name: Lab\n    url: {site.url}/lab.xml\n"), env={})
     with app.context(settings) as ctx:
         assert ctx.deliverer.name == "console"

@@ -22,7 +22,7 @@ def rss(items: list[tuple[str, str, datetime]], title: str = "Test feed") -> byt
 
 def atom(items: list[tuple[str, str, datetime]], title: str = "Test atom") -> bytes:
     entries = "".join(
-        f"<entry><title>{escape(t)}</title><link href=\"{escape(link)}\"/><id>{escape(link)}</id>"
+        f'<entry><title>{escape(t)}</title><link href="{escape(link)}"/><id>{escape(link)}</id>'
         f"<updated>{when.isoformat()}</updated><summary>{escape(t)}.</summary></entry>"
         for t, link, when in items
     )

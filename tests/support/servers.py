@@ -132,9 +132,9 @@ class FakeSlack:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 ctype = self.headers.get("Content-Type", "")
-                payload: Any = json.loads(raw) if "json" in ctype else {
-                    k: v[0] for k, v in parse_qs(raw.decode()).items()
-                }
+                payload: Any = (
+                    json.loads(raw) if "json" in ctype else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                )
                 fake._handle(self, payload)
 
         self.server, self.thread = _start(Handler)

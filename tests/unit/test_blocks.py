@@ -6,8 +6,14 @@ from service.models import Alert, Match
 
 def alert(title: str = "Microsoft free to build its own AGI", summary: tuple[str, ...] = ("One.",)) -> Alert:
     return Alert(
-        key="k", channel="#ai-agi", source="Example <News>", title=title, url="https://example.com/a?x=1|2",
-        published=datetime(2025, 10, 28, 14, 2, tzinfo=UTC), matches=(Match("agi", 1.5, ("AGI",)),), summary=summary,
+        key="k",
+        channel="#ai-agi",
+        source="Example <News>",
+        title=title,
+        url="https://example.com/a?x=1|2",
+        published=datetime(2025, 10, 28, 14, 2, tzinfo=UTC),
+        matches=(Match("agi", 1.5, ("AGI",)),),
+        summary=summary,
     )
 
 

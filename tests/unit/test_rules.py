@@ -29,7 +29,7 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("Salesforce to acquire AI startup for $8 billion", ["acquisition"]),
         ("오픈AI, 마이크로소프트와 새 계약 체결", ["partnership"]),
         ("앤트로픽, 130억 달러 투자 유치", ["funding"]),
-        ("딥마인드 CEO \"범용 인공지능 5년 내 온다\"", ["agi"]),
+        ('딥마인드 CEO "범용 인공지능 5년 내 온다"', ["agi"]),
         ("AI startup raises concerns about data privacy", []),
         ("Local bakery raises $2 million", []),
     ],

@@ -12,7 +12,14 @@ def test_shipped_config_is_valid() -> None:
     assert len(s.sources) >= 25
     assert {"feed", "html", "json"} <= {x.kind for x in s.sources}
     assert sum(1 for x in s.sources if x.language == "ko") >= 2
-    assert [t.id for t in s.topics][:6] == ["agi", "partnership", "funding", "acquisition", "model-release", "regulation"]
+    assert [t.id for t in s.topics][:6] == [
+        "agi",
+        "partnership",
+        "funding",
+        "acquisition",
+        "model-release",
+        "regulation",
+    ]
     assert s.slack.bot_token is None and s.slack.webhook_url is None
 
 
@@ -25,11 +32,20 @@ def test_shipped_config_is_valid() -> None:
             "  - {name: c, url: 'http://c'}\n  - {name: d, url: 'file:///etc/passwd'}\n",
             "sources[3].url: not an http(s) URL",
         ),
-        ("sources:\n  - {name: a, url: 'http://x', kind: rss}\n", "sources[0].kind: Input should be 'feed', 'html' or 'json'"),
+        (
+            "sources:\n  - {name: a, url: 'http://x', kind: rss}\n",
+            "sources[0].kind: Input should be 'feed', 'html' or 'json'",
+        ),
         ("sources:\n  - {name: a, url: 'http://x', interval: soon}\n", "sources[0].interval: not a duration"),
         ("sources:\n  - {name: a, url: 'http://x', kind: html}\n", "an html source needs `selectors`"),
-        ("sources:\n  - {name: a, url: 'http://x', colour: red}\n", "sources[0].colour: Extra inputs are not permitted"),
-        ("sources:\n  - {name: a, url: 'http://x'}\n  - {name: a, url: 'http://y'}\n", "sources[1].name: 'a' is also in"),
+        (
+            "sources:\n  - {name: a, url: 'http://x', colour: red}\n",
+            "sources[0].colour: Extra inputs are not permitted",
+        ),
+        (
+            "sources:\n  - {name: a, url: 'http://x'}\n  - {name: a, url: 'http://y'}\n",
+            "sources[1].name: 'a' is also in",
+        ),
         ("sources: [\n", "sources.yaml: line"),
     ],
 )
@@ -41,7 +57,7 @@ def test_errors_name_the_place(make_config: Callable[..., Path], sources: str, m
 
 def test_routes_must_name_known_topics(make_config: Callable[..., Path]) -> None:
     cfg = make_config("sources: []\n", "slack:\n  routes: {agii: '#x'}\n")
-    with pytest.raises(ConfigError, match="slack.routes: unknown topic"):
+    with pytest.raises(ConfigError, match=r"slack\.routes: unknown topic"):
         config.load(cfg, env={})
 
 
@@ -58,7 +74,12 @@ def test_secrets_from_environment_and_files(make_config: Callable[..., Path], tm
 
 def test_durations() -> None:
     assert [config.parse_duration(v) for v in (90, "90s", "10m", "24h", "7d", "1.5h")] == [
-        90, 90, 600, 86400, 604800, 5400,
+        90,
+        90,
+        600,
+        86400,
+        604800,
+        5400,
     ]
     with pytest.raises(ValueError):
         config.parse_duration("ten minutes")
