@@ -34,6 +34,7 @@ lint: install
 bench: install  ## benchmarks print figures; they assert nothing
 	$(PY) bench/parse_speed.py
 	$(PY) bench/extract_quality.py
+	$(PY) bench/cycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

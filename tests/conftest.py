@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.servers import FakeSlack, Site
 
@@ -34,14 +35,16 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a config dir: the shipped topics.yaml, the given sources and settings YAML text."""
+    """Write a config dir: the given sources, the shipped settings (updated by `settings`) and topics."""
 
     def make(sources: str, settings: str = "", topics: str | None = None) -> Path:
         cfg = tmp_path / "config"
         cfg.mkdir(exist_ok=True)
         (cfg / "sources.yaml").write_text(textwrap.dedent(sources), "utf-8")
-        base = f"store: {tmp_path / 'store.db'}\njitter: 0\n"
-        (cfg / "settings.yaml").write_text(base + textwrap.dedent(settings), "utf-8")
+        merged = yaml.safe_load((REPO / "config" / "settings.yaml").read_text("utf-8"))
+        merged.update(store=str(tmp_path / "store.db"), jitter=0)
+        merged.update(yaml.safe_load(textwrap.dedent(settings)) or {})
+        (cfg / "settings.yaml").write_text(yaml.safe_dump(merged), "utf-8")
         shipped = (REPO / "config" / "topics.yaml").read_text("utf-8")
         (cfg / "topics.yaml").write_text(textwrap.dedent(topics) if topics else shipped, "utf-8")
         return cfg

@@ -1,0 +1,156 @@
+"""The `newsalert` command end to end: check, detect, sources, import, preview, status, and the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from tests.support.feeds import ago, article, rss
+from tests.support.servers import FakeSlack, Page, Site
+
+NOW = datetime.now(UTC)
+PARAGRAPHS = [
+    "Anthropic said on Tuesday it had raised $13 billion in a Series F round led by existing investors.",
+    "The round values the company at $183 billion, nearly triple its valuation earlier in the year.",
+    "The company plans to spend the money on computing capacity and international expansion.",
+]
+
+
+def test_check_lists_everything(make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_config("sources:\n  - {name: Lab, url: 'https://example.com/feed'}\n")
+    assert main(["--config", str(cfg), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "configuration OK" in out and "Lab" in out and "agi" in out and "#ai-deals" in out
+    assert "delivery: console" in out
+
+
+def test_check_fails_with_the_place(make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_config("sources:\n  - {name: a, url: 'http://a'}\n  - {name: b, url: 'b.example.com/feed'}\n")
+    assert main(["--config", str(cfg), "check"]) == 2
+    assert "sources.yaml: sources[1].url: not an http(s) URL" in capsys.readouterr().err
+
+
+def test_check_never_prints_secrets(
+    make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret-value")
+    assert main(["--config", str(make_config("sources: []\n")), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "token set" in out and "xoxb-very-secret-value" not in out
+
+
+def test_detect_jsonl(make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": "1", "title": "Anthropic raises $13 billion at $183 billion valuation"},
+        {"id": "2", "title": "Meta's new metadata standard for photos"},
+        {"id": "3", "title": "마이크로소프트, 오픈AI와 새 계약", "summary": "", "text": ""},
+    ]
+    items.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+    assert main(["--config", str(make_config("sources: []\n")), "detect", str(items)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out[0] == {"id": "1", "topics": [{"id": "funding", "score": 1.5, "matched": ["Anthropic", "raises"]}]}
+    assert out[1] == {"id": "2", "topics": []}
+    assert [t["id"] for t in out[2]["topics"]] == ["partnership"]
+
+
+def test_detect_reports_bad_lines(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "bad.jsonl"
+    items.write_text('{"id": 1, "title": "x"}\nnot json\n')
+    assert main(["--config", str(make_config("sources: []\n")), "detect", str(items)]) == 1
+    assert "bad.jsonl:2: not JSON" in capsys.readouterr().err
+
+
+def test_import_opml_then_sources_table(
+    make_config: Callable[..., Path], tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config(f"sources:\n  - {{name: Existing, url: '{site.url}/a.xml'}}\n")
+    opml = tmp_path / "ai feeds.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body><outline text="AI">'
+        f'<outline text="Existing" xmlUrl="{site.url}/a.xml"/>'
+        f'<outline text="Second" title="Second Feed" xmlUrl="{site.url}/b.xml"/>'
+        '<outline text="Not http" xmlUrl="ftp://example.com/x"/>'
+        f'<outline text="Existing" xmlUrl="{site.url}/c.xml"/>'
+        "</outline></body></opml>"
+    )
+    assert main(["--config", str(cfg), "sources", "import", str(opml)]) == 0
+    assert "added 2 source(s)" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "sources", "import", str(opml)]) == 0  # idempotent
+    assert "added 0 source(s)" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "Second Feed" in out and "Existing (2)" in out
+
+    site.pages["/a.xml"] = Page(rss([("Hello", f"{site.url}/h.html", ago(NOW, 1))]))
+    site.pages["/b.xml"] = Page(b"<html>not a feed</html>", content_type="text/html")
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "sources"]) == 0
+    table = capsys.readouterr().out
+    existing = next(line for line in table.splitlines() if line.startswith("Existing "))
+    second = next(line for line in table.splitlines() if line.startswith("Second Feed"))
+    assert " ok " in existing and " failing " in second and "HTTP 404" in table
+
+
+def test_preview_prints_the_message(
+    make_config: Callable[..., Path], site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    title = "Anthropic raises $13 billion at $183 billion valuation"
+    site.pages["/a.html"] = Page(article(title, PARAGRAPHS), content_type="text/html")
+    cfg = make_config("sources: []\n")
+    assert main(["--config", str(cfg), "preview", f"{site.url}/a.html"]) == 0
+    out = capsys.readouterr().out
+    assert "#ai-deals" in out and title in out and "funding (Anthropic, raises" in out
+    assert "• " in out
+    assert main(["--config", str(cfg), "preview", "--json", f"{site.url}/a.html"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["channel"] == "#ai-deals" and payload["blocks"][0]["type"] == "section"
+
+
+def test_daemon_posts_then_stops_cleanly_on_sigterm(
+    make_config: Callable[..., Path], site: Site, slack: FakeSlack
+) -> None:
+    site.pages["/lab.xml"] = Page(
+        rss([("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/a.html", ago(NOW, 1))])
+    )
+    site.pages["/a.html"] = Page(article("Anthropic raises $13 billion", PARAGRAPHS), content_type="text/html")
+    cfg = make_config(
+        f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml', interval: 1s}}\n", "delivery_interval: 1s\n"
+    )
+    env = {**os.environ, "SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "--config", str(cfg), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not slack.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        while site.hits("/lab.xml") < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)  # a few more polls: all 304, nothing new
+        assert main(["--config", str(cfg), "health"]) == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert len(slack.messages) == 1 and slack.messages[0]["channel"] == "#ai-deals"
+    assert "received SIGTERM" in err and "stopped" in err
+    assert "source='Lab' status=ok items=1 new=1 alerts=1" in err
+    assert "status=not-modified" in err
+    assert FakeSlack.TOKEN not in err
