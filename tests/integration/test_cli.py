@@ -132,7 +132,7 @@ def test_daemon_posts_then_stops_cleanly_on_sigterm(
     )
     env = {**os.environ, "SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "--config", str(cfg), "run"],
+        [sys.executable, "-m", "service.cli", "--config", str(cfg), "--log-level", "DEBUG", "run"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -154,3 +154,29 @@ def test_daemon_posts_then_stops_cleanly_on_sigterm(
     assert "source='Lab' status=ok items=1 new=1 alerts=1" in err
     assert "status=not-modified" in err
     assert FakeSlack.TOKEN not in err
+
+
+def test_debug_logs_keep_webhook_url_and_token_secret(
+    make_config: Callable[..., Path], site: Site, slack: FakeSlack
+) -> None:
+    site.pages["/lab.xml"] = Page(
+        rss([("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/a.html", ago(NOW, 1))])
+    )
+    site.pages["/a.html"] = Page(article("Anthropic raises $13 billion", PARAGRAPHS), content_type="text/html")
+    cfg = make_config(f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n")
+    for secret_env in ({"SLACK_WEBHOOK_URL": slack.webhook_url}, {"SLACK_BOT_TOKEN": FakeSlack.TOKEN}):
+        for leftover in cfg.parent.glob("store.db*"):
+            leftover.unlink()  # a fresh store, so the same item alerts again through the other target
+        env = {**os.environ, "SLACK_API_URL": slack.api_url, **secret_env}
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", "--config", str(cfg), "--log-level", "DEBUG", "run", "--once"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Sending a request" in done.stderr  # slack-sdk's own debug log was on
+        assert "secretwebhookpart" not in done.stderr and FakeSlack.TOKEN not in done.stderr
+        assert "[redacted]" in done.stderr
+    assert len(slack.messages) == 2
