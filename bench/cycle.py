@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._corpus import data_dir, feed_files  # noqa: E402
-from service import app  # noqa: E402
-from service.pipeline import run_cycle  # noqa: E402
-from service import settings as config  # noqa: E402
-from service.deliver.console import ConsoleDeliverer  # noqa: E402
-from tests.support.servers import Page, Site  # noqa: E402
+from bench._corpus import data_dir, feed_files
+from service import app
+from service import settings as config
+from service.deliver.console import ConsoleDeliverer
+from service.pipeline import run_cycle
+from tests.support.servers import Page, Site
 
 
 def main() -> None:
@@ -66,10 +66,14 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"cycle over the corpus: {len(files)} feeds on loopback, {settings.fetch.workers} workers")
     print(f"  floor (httpx loop, bytes only)  {floor:6.2f} s")
-    print(f"  cold cycle                      {cold_s:6.2f} s  {items} items parsed ({items / cold_s:,.0f}/s), "
-          f"{stored} stored, {errors} sources failed, outbox {outbox}  ratio to floor {cold_s / floor:.1f}x")
-    print(f"  warm cycle (all 304)            {warm_s:6.2f} s  "
-          f"{sum(1 for r in warm if r.status == 'not-modified')} not modified  ratio to floor {warm_s / floor:.1f}x")
+    print(
+        f"  cold cycle                      {cold_s:6.2f} s  {items} items parsed ({items / cold_s:,.0f}/s), "
+        f"{stored} stored, {errors} sources failed, outbox {outbox}  ratio to floor {cold_s / floor:.1f}x"
+    )
+    print(
+        f"  warm cycle (all 304)            {warm_s:6.2f} s  "
+        f"{sum(1 for r in warm if r.status == 'not-modified')} not modified  ratio to floor {warm_s / floor:.1f}x"
+    )
     print(f"  peak RSS                        {rss:6.0f} MB")
 
 

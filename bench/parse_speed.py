@@ -15,10 +15,10 @@ import fastfeedparser
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._corpus import data_dir, feed_files  # noqa: E402
-from service.errors import ParseError  # noqa: E402
-from service.models import FetchResult, Source  # noqa: E402
-from service.sources import parse  # noqa: E402
+from bench._corpus import data_dir, feed_files
+from service.errors import ParseError
+from service.models import FetchResult, Source
+from service.sources import parse
 
 
 def run(name: str, fn: Callable[[bytes], int], bodies: list[bytes]) -> float:

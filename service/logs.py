@@ -45,6 +45,11 @@ def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Library chatter (every request line, every trafilatura heuristic) only when asked for.
-    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "charset_normalizer", "apscheduler.executors"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
+    debug = level.upper() == "DEBUG"
+    # Library chatter (every request line) only when asked for.
+    for noisy in ("httpx", "httpcore", "charset_normalizer", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # trafilatura and htmldate report each verdict on a page at WARNING/ERROR; every one already
+    # reaches us as an ExtractError or a missing field (service/extract.py), so they stay quiet.
+    for verdicts in ("trafilatura", "htmldate"):
+        logging.getLogger(verdicts).setLevel(logging.DEBUG if debug else logging.CRITICAL)
