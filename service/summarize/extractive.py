@@ -110,9 +110,14 @@ def _words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if w not in _STOP and not w.isdigit() and len(w) > 1]
 
 
+def _key(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
 def summarize(text: str, title: str = "", max_sentences: int = 3) -> tuple[str, ...]:
     """Up to `max_sentences` sentences of `text`, chosen for centrality, in document order."""
-    candidates = sentences(text)
+    headline_key = _key(title)
+    candidates = [s for s in sentences(text) if _key(s) != headline_key]  # the alert shows the title already
     if len(candidates) <= max_sentences:
         return tuple(candidates)
     freq = Counter(w for s in candidates for w in set(_words(s)))
@@ -127,5 +132,5 @@ def summarize(text: str, title: str = "", max_sentences: int = 3) -> tuple[str, 
         return float(central * lead + 2.0 * len(headline.intersection(words)))
 
     ranked = sorted(enumerate(candidates), key=lambda p: score(*p), reverse=True)
-    chosen = sorted(i for i, s in ranked[:max_sentences] if s.strip("'\" ") != title.strip())
+    chosen = sorted(i for i, _ in ranked[:max_sentences])
     return tuple(candidates[i] for i in chosen)

@@ -32,3 +32,10 @@ def test_short_text_is_returned_whole_and_empty_is_empty() -> None:
     )
     assert summarize("", "t") == ()
     assert sentences("Hi. Ok.") == []
+
+
+def test_the_headline_is_not_repeated_as_a_summary_sentence() -> None:
+    title = "Anthropic raises $13 billion at $183 billion valuation"
+    assert summarize(f"{title}. The round was led by existing investors in the company.", title) == (
+        "The round was led by existing investors in the company.",
+    )
