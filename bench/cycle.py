@@ -41,7 +41,9 @@ def main() -> None:
     (cfg / "sources.yaml").write_text(
         "sources:\n" + "".join(f"  - {{name: 'feed {i}', url: '{u}'}}\n" for i, u in enumerate(urls))
     )
-    (cfg / "settings.yaml").write_text(f"store: {tmp / 'bench.db'}\narticle_fetch: false\n")
+    (cfg / "settings.yaml").write_text(
+        f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfetch: {{per_host: 16, per_host_spacing: 0}}\n"
+    )
     (cfg / "topics.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "topics.yaml").read_text())
     settings = config.load(cfg, env={})
 

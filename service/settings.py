@@ -102,6 +102,8 @@ class _Fetch(_Strict):
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     workers: int = Field(8, ge=1, le=64)
+    per_host: int = Field(2, ge=1, le=16)
+    per_host_spacing: float = Field(0.2, ge=0, le=60)
     user_agent: str = DEFAULT_USER_AGENT
 
 
@@ -143,6 +145,8 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     workers: int = 8
+    per_host: int = 2
+    per_host_spacing: float = 0.2
     user_agent: str = DEFAULT_USER_AGENT
 
 

@@ -7,6 +7,8 @@
 - Conditional GET (RFC 9110 section 13): `If-None-Match` / `If-Modified-Since` from the last
   answer; a 304 comes back as a FetchResult with an empty body and the caller skips parsing.
 - Redirects: followed up to a limit. An honest User-Agent names the project.
+- Politeness: at most `per_host` requests in flight per host, their starts spread by
+  `per_host_spacing` seconds (see politeness.py); the worker pool is the global limit.
 Every httpx exception is translated here into `FetchError` and its subclasses.
 """
 
@@ -19,6 +21,7 @@ from datetime import UTC
 import httpx
 
 from service.errors import FetchError, HTTPStatusError, TooLargeError
+from service.fetch.politeness import HostLimiter
 from service.models import FetchResult
 from service.settings import FetchSettings
 
@@ -55,6 +58,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers),
             transport=transport,
         )
+        self.hosts = HostLimiter(settings.per_host, settings.per_host_spacing)
 
     def close(self) -> None:
         self.client.close()
@@ -67,10 +71,11 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        started = time.monotonic()
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
-                return self._read(url, response, started)
+            with self.hosts.slot(url):
+                started = time.monotonic()
+                with self.client.stream("GET", url, headers=headers) as response:
+                    return self._read(url, response, started)
         except httpx.TooManyRedirects as e:
             raise FetchError(url, f"more than {self.settings.max_redirects} redirects") from e
         except httpx.TimeoutException as e:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -76,3 +78,31 @@ def test_redirect_limit_and_refused_connection(site: Site) -> None:
         fetcher(max_redirects=3).get(site.url + "/loop")
     with pytest.raises(FetchError):
         fetcher(connect_timeout=1).get("http://127.0.0.1:9/")
+
+
+def test_per_host_limit_is_never_exceeded_and_starts_are_spread(site: Site) -> None:
+    site.pages["/f"] = Page(b"<rss/>", delay=0.2, validators=False)
+    f = fetcher(per_host=2, per_host_spacing=0.05)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: f.get(site.url + "/f"), range(8)))
+    assert site.max_in_flight == 2
+    gaps = [b - a for a, b in itertools.pairwise(sorted(site.starts))]
+    assert min(gaps) >= 0.04
+
+
+def test_other_hosts_are_not_held_back(site: Site) -> None:
+    other = Site()
+    try:
+        site.pages["/slow"] = Page(b"x", delay=1.0, validators=False)
+        other.pages["/fast"] = Page(b"y", validators=False)
+        f = fetcher(per_host=1)
+        with ThreadPoolExecutor(4) as pool:
+            slow = [pool.submit(f.get, site.url + "/slow") for _ in range(2)]
+            time.sleep(0.1)
+            started = time.monotonic()
+            assert f.get(other.url + "/fast").body == b"y"
+            assert time.monotonic() - started < 0.5
+            for s in slow:
+                s.result()
+    finally:
+        other.close()

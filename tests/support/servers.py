@@ -44,6 +44,10 @@ class Site:
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.starts: list[float] = []
+        self._count = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,12 +55,20 @@ class Site:
                 pass
 
             def do_GET(self) -> None:
-                site.requests.append((self.path, dict(self.headers)))
-                page = site.pages.get(urlsplit(self.path).path)
-                if page is None:
-                    self.send_error(404)
-                    return
-                site._answer(self, page)
+                with site._count:
+                    site.requests.append((self.path, dict(self.headers)))
+                    site.starts.append(time.monotonic())
+                    site.in_flight += 1
+                    site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                try:
+                    page = site.pages.get(urlsplit(self.path).path)
+                    if page is None:
+                        self.send_error(404)
+                    else:
+                        site._answer(self, page)
+                finally:
+                    with site._count:
+                        site.in_flight -= 1
 
         self.server, self.thread = _start(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

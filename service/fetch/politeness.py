@@ -1,0 +1,50 @@
+"""Per-host politeness: at most N requests in flight to one host, and their starts spread out.
+
+A feed reader that polls hundreds of sources must not look like a burst to any one publisher
+(Miniflux and most crawlers cap per-host concurrency for the same reason). The global limit is the
+worker pool's size; this adds the per-host one. Hosts are compared case-insensitively with their
+port, so two loopback servers on different ports are different hosts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+
+def host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+class HostLimiter:
+    def __init__(self, per_host: int, spacing: float = 0.0) -> None:
+        self.per_host = per_host
+        self.spacing = spacing
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    def _semaphore(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+
+    def _wait_turn(self, host: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, now))
+            self._next_start[host] = start + self.spacing
+        if start > now:
+            time.sleep(start - now)
+
+    @contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        """Hold one of the host's slots for the duration of a request."""
+        host = host_key(url)
+        semaphore = self._semaphore(host)
+        with semaphore:
+            self._wait_turn(host)
+            yield
