@@ -20,6 +20,8 @@ from service.deliver.console import ConsoleDeliverer
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
 from service.fetch import Fetcher
 from service.pipeline import Context, SourceReport, deliver, run_cycle
+
+__all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
 from service.settings import Settings
 from service.store import Store
 

@@ -76,7 +76,7 @@ def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
     print(f"configuration OK: {settings.config_dir}")
     print(f"store: {settings.store_path}\ndelivery: {target}\n\nsources ({len(settings.sources)}):")
     for s in settings.sources:
-        print(f"  {s.name:<40} {s.kind:<5} every {s.interval_seconds // 60:>3}m  {s.url}")
+        print(f"  {s.name:<40} {s.kind:<5} {_cadence(s):<22} {s.url}")
     print(f"\ntopics ({len(settings.topics)}):")
     for t in settings.topics:
         print(f"  {t.id:<16} {len(t.rules)} rule(s), min score {t.min_score:g}: {t.description[:70]}")
@@ -84,6 +84,14 @@ def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
     for topic, channel in slack.routes.items():
         print(f"  {topic:<16} -> {channel}")
     return 0
+
+
+def _cadence(s: Source) -> str:
+    if s.cron:
+        return f"cron {s.cron}"
+    if s.pinned:
+        return f"every {s.interval_seconds // 60}m"
+    return f"adaptive {s.min_interval // 60}m-{s.max_interval // 3600}h"
 
 
 def cmd_sources(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -38,8 +38,12 @@ class Source:
     name: str
     kind: SourceKind
     url: str
-    interval_seconds: int
+    interval_seconds: int  # where adaptive polling starts, or the interval itself when pinned
     language: str | None = None
+    pinned: bool = False  # the user set `interval`: no adaptation
+    cron: str | None = None  # the user set a cron expression instead
+    min_interval: int = 120
+    max_interval: int = 6 * 3600
     fetch_articles: bool = True
     html: HtmlSelectors | None = None
     json: JsonMapping | None = None
@@ -56,6 +60,8 @@ class SourceState:
     consecutive_errors: int = 0
     last_error: str | None = None
     polled_before: bool = False
+    next_poll_at: datetime | None = None
+    health: str = "ok"  # "down" once the ops channel was told the source is failing
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class FetchResult:
     content_type: str = ""
     etag: str | None = None
     last_modified: str | None = None
+    max_age: float | None = None  # how long the server says the response stays fresh
 
     @property
     def not_modified(self) -> bool:
@@ -120,3 +127,4 @@ class Alert:
     published: datetime | None
     matches: tuple[Match, ...]
     summary: tuple[str, ...] = field(default_factory=tuple)
+    kind: str = "story"  # or "health": a source started failing or recovered (ops channel)

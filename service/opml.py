@@ -54,7 +54,7 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def import_opml(config_dir: Path, opml_path: Path, interval: str | None = None) -> ImportReport:
     outlines = parse_opml(opml_path.read_bytes())
-    existing = load_sources(config_dir, 600)
+    existing = load_sources(config_dir)
     known_urls = {s.url for s in existing}
     names = {s.name for s in existing}
     for path in source_files(config_dir):

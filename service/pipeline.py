@@ -16,17 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from service import sources
+from service import health, sources
+from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
 from service.detect import Document, detect, may_match
-from service.errors import ExtractError, FetchError, SourceError
+from service.errors import ExtractError, FetchError, HTTPStatusError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
 from service.models import Article, FetchResult, Item, Match, Source, SourceState
 from service.route import build_alerts
 from service.settings import Settings
+from service.sources.feed import ttl_seconds
 from service.store import Store
 from service.summarize import summarize
 
@@ -53,6 +55,8 @@ class SourceReport:
     new: int = 0
     alerts: int = 0
     error: str | None = None
+    next_poll: datetime | None = None
+    gap: bool = False
 
 
 def poll_source(ctx: Context, source: Source) -> SourceReport:
@@ -63,8 +67,12 @@ def poll_source(ctx: Context, source: Source) -> SourceReport:
     try:
         report = _poll(ctx, source, state, now)
     except SourceError as e:
-        ctx.store.record_error(source.name, source.url, source.kind, now, str(e))
-        report = SourceReport(source.name, "error", error=str(e))
+        retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
+        obs = Observation(ok=False, consecutive_errors=state.consecutive_errors + 1, retry_after=retry_after)
+        next_poll = _next_poll(source, obs, now)
+        ctx.store.record_error(source.name, source.url, source.kind, now, str(e), next_poll)
+        report = SourceReport(source.name, "error", error=str(e), next_poll=next_poll)
+    _track_health(ctx, source, state, report, now)
     _log_report(report, state, time.monotonic() - started)
     return report
 
@@ -72,18 +80,37 @@ def poll_source(ctx: Context, source: Source) -> SourceReport:
 def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> SourceReport:
     result = ctx.fetcher.get(source.url, state.etag, state.last_modified)
     body_hash = hashlib.sha256(result.body).hexdigest() if not result.not_modified else state.body_hash
+    ttl = ttl_seconds(result.body) if source.kind == "feed" else None
+    hint = max((h for h in (result.max_age, ttl) if h), default=None)
     if result.not_modified or body_hash == state.body_hash:
-        _record_success(ctx, source, result, body_hash, now)
-        return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged")
+        next_poll = _record_success(ctx, source, result, body_hash, now, Observation(ok=True, server_hint=hint))
+        return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged", next_poll=next_poll)
     items = [replace(i, canonical_url=canonical_url(i.url)) for i in sources.parse(source, result)]
     old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
-    pending = ctx.store.record_items(source.name, items, now, old_before)
+    inserted, pending = ctx.store.record_items(source.name, items, now, old_before)
     alerts = sum(process_item(ctx, source, stored.id, stored.item) for stored in pending)
-    _record_success(ctx, source, result, body_hash, now)
-    return SourceReport(source.name, "ok", items=len(items), new=len(pending), alerts=alerts)
+    # Every item new since the last poll: the feed may have rolled over items we never saw.
+    gap = state.polled_before and len(items) > 1 and inserted == len(items)
+    obs = Observation(ok=True, server_hint=hint, gap=gap)
+    next_poll = _record_success(ctx, source, result, body_hash, now, obs)
+    return SourceReport(source.name, "ok", len(items), len(pending), alerts, next_poll=next_poll, gap=gap)
 
 
-def _record_success(ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime) -> None:
+def _next_poll(source: Source, obs: Observation, now: datetime, published: Sequence[datetime] = ()) -> datetime:
+    policy = Policy(
+        default=source.interval_seconds,
+        minimum=source.min_interval,
+        maximum=source.max_interval,
+        fixed=source.interval_seconds if source.pinned else None,
+    )
+    return now + timedelta(seconds=next_interval(policy, replace(obs, published=published), now))
+
+
+def _record_success(
+    ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime, obs: Observation
+) -> datetime:
+    published = ctx.store.recent_published(source.name, now - timedelta(seconds=WEEK))
+    next_poll = _next_poll(source, obs, now, published)
     ctx.store.record_success(
         source.name,
         source.url,
@@ -92,7 +119,18 @@ def _record_success(ctx: Context, source: Source, result: FetchResult, body_hash
         etag=result.etag,
         last_modified=result.last_modified,
         body_hash=body_hash,
+        next_poll=next_poll,
+        gap=obs.gap,
     )
+    return next_poll
+
+
+def _track_health(ctx: Context, source: Source, before: SourceState, report: SourceReport, now: datetime) -> None:
+    """One notice to the ops channel when a source starts failing, one when it recovers."""
+    to = health.change(before, report.status != "error", ctx.settings.health_threshold)
+    if to is not None:
+        channel = ctx.settings.slack.ops_channel
+        ctx.store.set_health(source.name, to, health.notice(source, to, before, report.error, channel, now), now)
 
 
 def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], tuple[str, ...]]:
@@ -132,7 +170,7 @@ def _log_report(report: SourceReport, state: SourceState, seconds: float) -> Non
     level = logging.WARNING if report.status == "error" else logging.INFO
     log.log(
         level,
-        "source=%r status=%s items=%d new=%d alerts=%d errors_in_row=%d duration_ms=%d%s",
+        "source=%r status=%s items=%d new=%d alerts=%d errors_in_row=%d duration_ms=%d next_poll=%s%s%s",
         report.source,
         report.status,
         report.items,
@@ -140,6 +178,8 @@ def _log_report(report: SourceReport, state: SourceState, seconds: float) -> Non
         report.alerts,
         state.consecutive_errors + 1 if report.status == "error" else 0,
         seconds * 1000,
+        report.next_poll.strftime("%H:%M:%S") if report.next_poll else "-",
+        " possible_gap=yes" if report.gap else "",
         f" error={report.error!r}" if report.error else "",
     )
 

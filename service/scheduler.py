@@ -1,8 +1,10 @@
-"""APScheduler jobs: each source on its own interval with jitter, and the outbox delivery job.
+"""APScheduler jobs: each source polled when its cadence says, and the outbox delivery job.
 
-`max_instances=1` guarantees a source is never polled twice at once; `coalesce` folds polls missed
-while the machine slept into one. First polls are spread over the jitter window so a start does not
-burst every source at the same instant.
+A source's job runs once, then is re-added for the time the pipeline computed (adaptive interval,
+server hints, backoff; see cadence.py), or follows its cron expression when the user set one.
+Job ids are the source names, so a source is never polled twice at once (`max_instances=1`, and
+a job is only re-added after its run). First polls resume the stored schedule across restarts and
+are spread over the jitter window so a start does not burst every source at the same instant.
 """
 
 from __future__ import annotations
@@ -10,25 +12,27 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.models import Source
-from service.pipeline import Context, deliver, poll_source
+from service.pipeline import Context, SourceReport, deliver, poll_source
 
 log = logging.getLogger("newsalert.scheduler")
 
 
-def guarded_poll(ctx: Context, source: Source) -> None:
+def guarded_poll(ctx: Context, source: Source) -> SourceReport | None:
     """A bug in one poll is logged with its traceback and recorded on the source; the daemon goes on."""
     try:
-        poll_source(ctx, source)
+        return poll_source(ctx, source)
     except Exception as e:
         log.exception("internal error polling source=%r", source.name)
         ctx.store.record_error(source.name, source.url, source.kind, ctx.clock(), f"internal error: {e!r}")
+        return None
 
 
 def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -> None:
@@ -40,6 +44,12 @@ def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -
         heartbeat()
 
 
+def _first_run(ctx: Context, source: Source, now: datetime) -> datetime:
+    stored = ctx.store.source_state(source.name).next_poll_at
+    start = now + timedelta(seconds=random.uniform(0, ctx.settings.jitter))
+    return max(start, stored) if stored else start
+
+
 def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> BackgroundScheduler:
     settings = ctx.settings
     scheduler = BackgroundScheduler(
@@ -47,16 +57,24 @@ def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> Backgrou
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",
     )
+
+    def poll_and_reschedule(source: Source) -> None:
+        report = guarded_poll(ctx, source)
+        retry = ctx.clock() + timedelta(seconds=source.interval_seconds)
+        when = report.next_poll if report and report.next_poll else retry
+        when += timedelta(seconds=random.uniform(0, settings.jitter))
+        scheduler.add_job(
+            poll_and_reschedule, "date", run_date=when, args=[source], id=source.name, replace_existing=True
+        )
+
     now = ctx.clock()
     for source in settings.sources:
-        scheduler.add_job(
-            guarded_poll,
-            IntervalTrigger(seconds=source.interval_seconds, jitter=int(settings.jitter) or None),
-            args=[ctx, source],
-            id=f"source:{source.name}",
-            name=f"poll {source.name}",
-            next_run_time=now + timedelta(seconds=random.uniform(0, settings.jitter)),
-        )
+        if source.cron:
+            trigger = CronTrigger.from_crontab(source.cron, timezone="UTC")
+            scheduler.add_job(guarded_poll, trigger, args=[ctx, source], id=source.name, name=f"poll {source.name}")
+        else:
+            first = _first_run(ctx, source, now)
+            scheduler.add_job(poll_and_reschedule, "date", run_date=first, args=[source], id=source.name)
     scheduler.add_job(
         guarded_deliver,
         IntervalTrigger(seconds=settings.delivery_interval),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.detect.rules import CompiledTopic, compile_topics
@@ -71,6 +72,9 @@ class _Source(_Strict):
     kind: Literal["feed", "html", "json"] = "feed"
     url: str
     interval: float | None = None
+    cron: str | None = None
+    min_interval: float | None = None
+    max_interval: float | None = None
     language: str | None = None
     enabled: bool = True
     fetch_articles: bool = True
@@ -79,16 +83,28 @@ class _Source(_Strict):
 
     _check_url = field_validator("url")(_http_url)
 
-    @field_validator("interval", mode="before")
+    @field_validator("interval", "min_interval", "max_interval", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float | None:
         return None if v is None else parse_duration(v)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                CronTrigger.from_crontab(v, timezone="UTC")
+            except ValueError as e:
+                raise ValueError(f"not a cron expression ({e})") from e
+        return v
 
     def model_post_init(self, _: Any) -> None:
         if self.kind == "html" and self.selectors is None:
             raise ValueError("an html source needs `selectors` (at least `item`)")
         if self.kind == "json" and self.mapping is None:
             raise ValueError("a json source needs a `mapping` (items, title, url)")
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("set `interval` or `cron`, not both")
 
 
 class _SourcesFile(_Strict):
@@ -109,6 +125,7 @@ class _Fetch(_Strict):
 
 class _Slack(_Strict):
     default_channel: str = "#ai-news"
+    ops_channel: str = "#newsalert-ops"
     routes: dict[str, str] = {}
     api_url: str = "https://slack.com/api/"
 
@@ -119,14 +136,25 @@ class _Main(_Strict):
     store: str = "data/newsalert.db"
     first_poll_window: float = 24 * 3600
     default_interval: float = 600
+    min_interval: float = 120
+    max_interval: float = 6 * 3600
     jitter: float = 30
     delivery_interval: float = 15
     summary_sentences: int = Field(3, ge=1, le=6)
     article_fetch: bool = True
+    health_threshold: int = Field(3, ge=1)
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)
 
-    @field_validator("first_poll_window", "default_interval", "jitter", "delivery_interval", mode="before")
+    @field_validator(
+        "first_poll_window",
+        "default_interval",
+        "min_interval",
+        "max_interval",
+        "jitter",
+        "delivery_interval",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, v: Any) -> float:
         return parse_duration(v)
@@ -153,6 +181,7 @@ class FetchSettings:
 @dataclass(frozen=True)
 class SlackSettings:
     default_channel: str = "#ai-news"
+    ops_channel: str = "#newsalert-ops"
     routes: Mapping[str, str] = field(default_factory=dict)
     api_url: str = "https://slack.com/api/"
     bot_token: str | None = None
@@ -175,6 +204,7 @@ class Settings:
     delivery_interval: float = 15
     summary_sentences: int = 3
     article_fetch: bool = True
+    health_threshold: int = 3
 
 
 def _format_errors(name: str, err: ValidationError) -> str:
@@ -206,12 +236,17 @@ def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
         raise ConfigError(_format_errors(path.name, e)) from e
 
 
-def _to_source(s: _Source, default_interval: float) -> Source:
+def _to_source(s: _Source, bounds: tuple[float, float, float]) -> Source:
+    default, low, high = bounds
     return Source(
         name=s.name,
         kind=s.kind,
         url=s.url,
-        interval_seconds=int(s.interval or default_interval),
+        interval_seconds=int(s.interval or default),
+        pinned=s.interval is not None,
+        cron=s.cron,
+        min_interval=int(s.min_interval or low),
+        max_interval=int(s.max_interval or high),
         language=s.language,
         fetch_articles=s.fetch_articles,
         html=HtmlSelectors(**s.selectors.model_dump()) if s.selectors else None,
@@ -223,7 +258,8 @@ def source_files(config_dir: Path) -> list[Path]:
     return [config_dir / "sources.yaml", *sorted((config_dir / "sources.d").glob("*.yaml"))]
 
 
-def load_sources(config_dir: Path, default_interval: float) -> tuple[Source, ...]:
+def load_sources(config_dir: Path, bounds: tuple[float, float, float] = (600, 120, 6 * 3600)) -> tuple[Source, ...]:
+    """Every enabled source; `bounds` are the default, minimum and maximum poll intervals."""
     out: list[Source] = []
     seen: dict[str, Path] = {}
     for path in source_files(config_dir):
@@ -233,7 +269,7 @@ def load_sources(config_dir: Path, default_interval: float) -> tuple[Source, ...
                 raise ConfigError(f"{path.name}: sources[{i}].name: {s.name!r} is also in {seen[s.name].name}")
             seen[s.name] = path
             if s.enabled:
-                out.append(_to_source(s, default_interval))
+                out.append(_to_source(s, bounds))
     return tuple(out)
 
 
@@ -276,11 +312,12 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     return Settings(
         config_dir=config_dir,
         store_path=store,
-        sources=load_sources(config_dir, main.default_interval),
+        sources=load_sources(config_dir, (main.default_interval, main.min_interval, main.max_interval)),
         topics=topics,
         fetch=FetchSettings(**main.fetch.model_dump()),
         slack=SlackSettings(
             default_channel=main.slack.default_channel,
+            ops_channel=main.slack.ops_channel,
             routes=dict(main.slack.routes),
             api_url=env.get("SLACK_API_URL") or main.slack.api_url,
             bot_token=_secret(env, "SLACK_BOT_TOKEN"),
@@ -291,4 +328,5 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         delivery_interval=main.delivery_interval,
         summary_sentences=main.summary_sentences,
         article_fetch=main.article_fetch,
+        health_threshold=main.health_threshold,
     )

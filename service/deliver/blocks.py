@@ -54,11 +54,27 @@ def topics_line(alert: Alert) -> str:
 
 def fallback_text(alert: Alert) -> str:
     """The notification text (also what screen readers and webhooks without blocks show)."""
+    if alert.kind == "health":
+        return escape(f"[newsalert] {alert.title}")
     topics = ", ".join(m.topic for m in alert.matches)
     return escape(f"[{topics}] {cut(alert.title, TITLE_LIMIT)} ({alert.source}) {alert.url}")
 
 
+def _render_health(alert: Alert) -> list[dict[str, Any]]:
+    icon = ":white_check_mark:" if "recovered" in alert.title else ":warning:"
+    lines = [
+        f"{icon} *{escape(cut(alert.title, TITLE_LIMIT))}*",
+        *(escape(cut(s, SENTENCE_LIMIT)) for s in alert.summary),
+    ]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{escape(alert.url)} · {when(alert)}"}]},
+    ]
+
+
 def render(alert: Alert) -> list[dict[str, Any]]:
+    if alert.kind == "health":
+        return _render_health(alert)
     headline = f"*<{_link_target(alert.url)}|{_label(alert.title)}>*"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
@@ -76,6 +92,8 @@ def render(alert: Alert) -> list[dict[str, Any]]:
 
 def console_text(alert: Alert) -> str:
     """A readable plain-text rendering for the terminal (no escaping needed there)."""
+    if alert.kind == "health":
+        return "\n".join([f"!! {alert.channel} !! {alert.title}", *(f"   {s}" for s in alert.summary)])
     lines = [
         f"━━ {alert.channel} ━━ {cut(alert.title, TITLE_LIMIT)}",
         f"   {alert.source} · {when(alert)}",

@@ -28,6 +28,19 @@ from service.settings import FetchSettings
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8"
 
 
+def freshness(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds the response stays fresh: `Cache-Control: max-age`, else `Expires` (RFC 9111 4.2.1)."""
+    for directive in headers.get("Cache-Control", "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip('"').isdigit():
+            return float(value.strip('"'))
+    expires = headers.get("Expires")
+    if expires:
+        seconds = parse_retry_after(expires, now)  # the same HTTP-date arithmetic
+        return seconds if seconds else None
+    return None
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP-date), or None."""
     if not value:
@@ -96,6 +109,7 @@ class Fetcher:
             content_type=response.headers.get("Content-Type", ""),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
+            max_age=freshness(response.headers),
         )
 
     def _body(self, url: str, response: httpx.Response, started: float) -> bytes:

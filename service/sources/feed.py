@@ -32,6 +32,7 @@ _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=")
 _DECLARATION_WINDOW = 512
 _ASCII = bytes(range(128))
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
 Entry = Mapping[str, Any]
 
 
@@ -187,3 +188,9 @@ def _content(entry: Entry) -> object:
         if isinstance(candidate, Mapping) and candidate.get("value"):
             return candidate.get("value")
     return None
+
+
+def ttl_seconds(body: bytes) -> float | None:
+    """RSS 2.0 `<ttl>`: minutes the channel may be cached before it is refreshed."""
+    match = _TTL.search(body)
+    return float(match.group(1)) * 60 if match else None

@@ -58,4 +58,43 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
     """,
+    # 2: polling state (next poll, possible gap, health) and notices without an item in the outbox.
+    """
+    ALTER TABLE sources ADD COLUMN next_poll_at REAL;
+    ALTER TABLE sources ADD COLUMN possible_gap_at TEXT;
+    -- ok | down: whether the ops channel was told this source is failing
+    ALTER TABLE sources ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+    CREATE TABLE alerts_v2 (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        item_id INTEGER REFERENCES items (id),  -- NULL for a source-health notice
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        message_ts TEXT
+    );
+    INSERT INTO alerts_v2 SELECT id, key, item_id, channel, payload, status, attempts, next_attempt_at,
+        last_error, created_at, sent_at, message_ts FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v2 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+    CREATE INDEX items_source_seen ON items (source, seen_at);
+    """,
+    # 3: LLM briefs by content key (the same text from two outlets costs once) and tokens spent per UTC day.
+    """
+    CREATE TABLE llm_cache (
+        key TEXT PRIMARY KEY,
+        brief TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE llm_usage (
+        day TEXT PRIMARY KEY,
+        tokens INTEGER NOT NULL
+    );
+    """,
 )

@@ -118,6 +118,8 @@ class Store:
             consecutive_errors=row["consecutive_errors"],
             last_error=row["last_error"],
             polled_before=bool(row["polled_before"]),
+            next_poll_at=None if row["next_poll_at"] is None else datetime.fromtimestamp(row["next_poll_at"], UTC),
+            health=row["health"],
         )
 
     def _ensure_source(self, db: sqlite3.Connection, name: str, url: str, kind: str) -> None:
@@ -137,23 +139,54 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         body_hash: str | None,
+        next_poll: datetime | None = None,
+        gap: bool = False,
     ) -> None:
         with self._tx() as db:
             self._ensure_source(db, name, url, kind)
+            self._set_next(db, name, next_poll)
+            if gap:
+                db.execute("UPDATE sources SET possible_gap_at = ? WHERE name = ?", (_iso(now), name))
             db.execute(
                 "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ?, polled_before = 1,"
                 " last_poll = ?, last_success = ?, consecutive_errors = 0 WHERE name = ?",
                 (etag, last_modified, body_hash, _iso(now), _iso(now), name),
             )
 
-    def record_error(self, name: str, url: str, kind: str, now: datetime, error: str) -> None:
+    @staticmethod
+    def _set_next(db: sqlite3.Connection, name: str, next_poll: datetime | None) -> None:
+        if next_poll is not None:
+            db.execute("UPDATE sources SET next_poll_at = ? WHERE name = ?", (next_poll.timestamp(), name))
+
+    def record_error(
+        self, name: str, url: str, kind: str, now: datetime, error: str, next_poll: datetime | None = None
+    ) -> None:
         with self._tx() as db:
             self._ensure_source(db, name, url, kind)
+            self._set_next(db, name, next_poll)
             db.execute(
                 "UPDATE sources SET last_poll = ?, consecutive_errors = consecutive_errors + 1,"
                 " last_error = ?, last_error_at = ? WHERE name = ?",
                 (_iso(now), error[:1000], _iso(now), name),
             )
+
+    def set_health(self, name: str, health: str, notice: Alert | None, now: datetime) -> bool:
+        """Record a source's health and enqueue its notice, once: False if it was already so."""
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE sources SET health = ? WHERE name = ? AND health != ?", (health, name, health)
+            ).rowcount
+            if changed and notice is not None:
+                self._enqueue(db, None, notice, now)
+        return bool(changed)
+
+    def recent_published(self, source: str, since: datetime) -> list[datetime]:
+        """Publication times of the source's items published since `since` (for adaptive polling)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT published FROM items WHERE source = ? AND published >= ?", (source, _iso(since))
+            ).fetchall()
+        return [d for r in rows if (d := _dt(r["published"])) is not None]
 
     def sources_report(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -167,17 +200,18 @@ class Store:
 
     def record_items(
         self, source: str, items: Iterable[Item], now: datetime, old_before: datetime | None
-    ) -> list[StoredItem]:
-        """Insert unseen items and return every pending item of the source, oldest first.
+    ) -> tuple[int, list[StoredItem]]:
+        """Insert unseen items; return how many were new, and every pending item of the source.
 
         With `old_before` (a source's first poll), items published before it, or undated, are
         stored as `old`: remembered, never alerted. An item whose source+guid or canonical URL is
         already stored is ignored (the first outlet to report a link owns it).
         """
+        inserted = 0
         with self._tx() as db:
             for item in items:
                 old = old_before is not None and (item.published is None or item.published < old_before)
-                db.execute(
+                inserted += db.execute(
                     "INSERT OR IGNORE INTO items (source, guid, url, canonical_url, title, summary, content,"
                     " published, seen_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -192,11 +226,11 @@ class Store:
                         _iso(now),
                         "old" if old else "pending",
                     ),
-                )
+                ).rowcount
             rows = db.execute(
                 "SELECT * FROM items WHERE status = 'pending' AND source = ? ORDER BY id", (source,)
             ).fetchall()
-        return [StoredItem(r["id"], self._item(r)) for r in rows]
+        return inserted, [StoredItem(r["id"], self._item(r)) for r in rows]
 
     @staticmethod
     def _item(row: sqlite3.Row) -> Item:
@@ -220,13 +254,16 @@ class Store:
                 (json.dumps([asdict(m) for m in matches], ensure_ascii=False), item_id),
             )
             for alert in alerts:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO alerts (key, item_id, channel, payload, next_attempt_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (alert.key, item_id, alert.channel, alert_to_json(alert), now.timestamp(), _iso(now)),
-                )
-                added += cur.rowcount
+                added += self._enqueue(db, item_id, alert, now)
         return added
+
+    @staticmethod
+    def _enqueue(db: sqlite3.Connection, item_id: int | None, alert: Alert, now: datetime) -> int:
+        return db.execute(
+            "INSERT OR IGNORE INTO alerts (key, item_id, channel, payload, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (alert.key, item_id, alert.channel, alert_to_json(alert), now.timestamp(), _iso(now)),
+        ).rowcount
 
     def item_count(self) -> int:
         with self._lock:

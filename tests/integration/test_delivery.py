@@ -28,7 +28,7 @@ def enqueue(store: Store, n: int, channel: str = "#ai-news") -> None:
             title=f"Story {i}",
             canonical_url=f"https://example.com/{i}",
         )
-        (stored,) = store.record_items("s", [item], NOW, None)
+        _, (stored,) = store.record_items("s", [item], NOW, None)
         alerts = build_alerts(item, [Match("agi", 1.5, ("AGI",))], ("A sentence.",), {}, channel)
         store.finish_item(stored.id, [Match("agi", 1.5, ("AGI",))], alerts, NOW)
 
