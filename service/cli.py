@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,17 +100,41 @@ def cmd_sources(args: argparse.Namespace, settings: config.Settings) -> int:
         report = opml.import_opml(settings.config_dir, args.file, args.interval)
         print(f"added {report.added} source(s) to {report.path} ({report.skipped} already configured)")
         return 0
+    now = app.utc_now()
     with app.context(settings) as ctx:
-        rows = {r["name"]: r for r in ctx.store.sources_report()}
-    print(f"{'name':<36} {'kind':<5} {'status':<8} {'last success':<20} {'errs':>4} {'items':>6}  last error")
+        rows = {r["name"]: r for r in ctx.store.sources_report(now)}
+    print(
+        f"{'name':<32} {'kind':<5} {'status':<8} {'last success':>12} {'errs':>4} {'next poll':>9}"
+        f" {'items 7d':>8} {'avg delay':>9}  last error"
+    )
     for s in settings.sources:
         r: dict[str, Any] = rows.get(s.name, {})
-        status = "new" if not r else "failing" if r["consecutive_errors"] else "ok"
+        status = (
+            "new" if not r else r["health"] if r["health"] == "down" else "failing" if r["consecutive_errors"] else "ok"
+        )
+        last = _age(now, r.get("last_success"))
+        next_poll = _span(r["next_poll_at"] - now.timestamp()) if r.get("next_poll_at") else "-"
+        delay = _span(r["avg_delay"]) if r.get("avg_delay") is not None else "-"
+        error = (r.get("last_error") or "")[:60] if r.get("consecutive_errors") else ""
         print(
-            f"{s.name[:36]:<36} {s.kind:<5} {status:<8} {(r.get('last_success') or '-')[:19]:<20}"
-            f" {r.get('consecutive_errors', 0):>4} {r.get('items', 0):>6}  {(r.get('last_error') or '')[:60]}"
+            f"{s.name[:32]:<32} {s.kind:<5} {status:<8} {last:>12} {r.get('consecutive_errors', 0):>4}"
+            f" {next_poll:>9} {r.get('items_7d', 0):>8} {delay:>9}  {error}"
         )
     return 0
+
+
+def _span(seconds: float) -> str:
+    """A duration for a table: 45s, 12m, 3.5h, 2.0d (negative means overdue)."""
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 90:
+        return f"{sign}{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{sign}{seconds / 60:.0f}m"
+    return f"{sign}{seconds / 3600:.1f}h" if seconds < 172800 else f"{sign}{seconds / 86400:.1f}d"
+
+
+def _age(now: datetime, iso: str | None) -> str:
+    return _span((now - datetime.fromisoformat(iso)).total_seconds()) + " ago" if iso else "never"
 
 
 def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:

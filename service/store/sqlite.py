@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +188,19 @@ class Store:
             ).fetchall()
         return [d for r in rows if (d := _dt(r["published"])) is not None]
 
-    def sources_report(self) -> list[dict[str, Any]]:
+    def sources_report(self, now: datetime) -> list[dict[str, Any]]:
+        """Each source's stored state, with items seen in the last 7 days and the average delay
+        (seconds) between an item's publication and our first sight of it, over those items."""
+        week_ago = _iso(now - timedelta(days=7))
         with self._lock:
             rows = self._db.execute(
-                "SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source = s.name) AS items"
-                " FROM sources s ORDER BY s.name"
+                "SELECT s.*,"
+                " (SELECT COUNT(*) FROM items i WHERE i.source = s.name AND i.seen_at >= :week) AS items_7d,"
+                " (SELECT AVG((julianday(i.seen_at) - julianday(i.published)) * 86400) FROM items i"
+                "   WHERE i.source = s.name AND i.seen_at >= :week AND i.status != 'old'"
+                "   AND i.published IS NOT NULL) AS avg_delay"
+                " FROM sources s ORDER BY s.name",
+                {"week": week_ago},
             ).fetchall()
         return [dict(r) for r in rows]
 

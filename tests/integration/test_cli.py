@@ -103,6 +103,9 @@ def test_import_opml_then_sources_table(
     existing = next(line for line in table.splitlines() if line.startswith("Existing "))
     second = next(line for line in table.splitlines() if line.startswith("Second Feed"))
     assert " ok " in existing and " failing " in second and "HTTP 404" in table
+    header = table.splitlines()[0]
+    assert all(col in header for col in ("last success", "errs", "next poll", "items 7d", "avg delay"))
+    assert "s ago" in existing and " 1 " in existing  # one item seen this week
 
 
 def test_preview_prints_the_message(
