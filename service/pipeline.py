@@ -142,7 +142,8 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         article = fetch_article(ctx, item.url)
     if article is not None:
         doc = Document(item.title, item.summary, article.text)
-        item = replace(item, published=item.published or article.published)
+        key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
+        item = replace(item, published=item.published or article.published, canonical_url=key)
     matches = detect(topics, doc)
     if not matches:
         return item, matches, ()
@@ -151,7 +152,11 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
 
 
 def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
+    linked_as = item.canonical_url
     item, matches, summary = analyze(ctx, source, item)
+    if item.canonical_url != linked_as and not ctx.store.adopt_canonical(item_id, item.canonical_url):
+        log.info("duplicate source=%r url=%s canonical=%s", source.name, item.url, item.canonical_url)
+        return 0
     slack = ctx.settings.slack
     alerts = build_alerts(item, matches, summary, slack.routes, slack.default_channel) if matches else []
     return ctx.store.finish_item(item_id, matches, alerts, ctx.clock())

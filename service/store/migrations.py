@@ -34,7 +34,8 @@ MIGRATIONS: tuple[str, ...] = (
         published TEXT,
         seen_at TEXT NOT NULL,
         -- pending: to be processed; old: seen on a first poll, never alerted;
-        -- processed: detection ran (alerts, if any, are in the outbox)
+        -- processed: detection ran (alerts, if any, are in the outbox);
+        -- duplicate: its page declared the canonical URL of an item we already had
         status TEXT NOT NULL,
         matches TEXT NOT NULL DEFAULT '[]',
         UNIQUE (source, guid)

@@ -273,6 +273,17 @@ class Store:
             (alert.key, item_id, alert.channel, alert_to_json(alert), now.timestamp(), _iso(now)),
         ).rowcount
 
+    def adopt_canonical(self, item_id: int, canonical_url: str) -> bool:
+        """Give an item the canonical URL its page declared; False (and the item is marked
+        `duplicate`) when another item already has it: the same article under another link."""
+        with self._tx() as db:
+            try:
+                db.execute("UPDATE items SET canonical_url = ? WHERE id = ?", (canonical_url, item_id))
+            except sqlite3.IntegrityError:
+                db.execute("UPDATE items SET status = 'duplicate' WHERE id = ?", (item_id,))
+                return False
+        return True
+
     def item_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])

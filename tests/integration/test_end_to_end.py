@@ -154,3 +154,19 @@ def test_console_without_credentials(site: Site, make_config: Callable[..., Path
     assert "Anthropic raises $13 billion" in out
     assert "funding (Anthropic, raises" in out
     assert f"{site.url}/funding.html" in out
+
+
+def test_same_article_under_another_link_alerts_once(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    title = "Anthropic raises $13 billion at $183 billion valuation"
+    page = article(title, LOREM).replace(b"<head>", f'<head><link rel="canonical" href="{site.url}/story">'.encode())
+    site.pages["/story"] = Page(page, content_type="text/html")
+    site.pages["/syndicated/copy-123"] = Page(page, content_type="text/html")
+    site.pages["/lab.xml"] = Page(rss([(title, f"{site.url}/story", ago(NOW, 1))]))
+    site.pages["/desk.atom"] = Page(atom([(title, f"{site.url}/syndicated/copy-123", ago(NOW, 1))]))
+    settings = _load(make_config(_sources(site), "fetch: {workers: 1}\n"), slack)
+    with app.context(settings) as ctx:
+        reports = app.run_once(ctx)
+    assert [r.new for r in reports] == [1, 1]
+    assert len(slack.messages) == 1 and title in slack.messages[0]["text"]
