@@ -98,7 +98,7 @@ def test_gap_when_every_item_is_new(site: Site, poll: tuple[Context, Clock]) -> 
     site.pages["/f.xml"] = Page(_items(6, start=100))  # rolled over: nothing we saw before
     clock.now += timedelta(minutes=30)
     assert _poll(ctx) == 120  # the lower bound: look again soon
-    row = next(r for r in ctx.store.sources_report() if r["name"] == "Lab")
+    row = next(r for r in ctx.store.sources_report(ctx.clock()) if r["name"] == "Lab")
     assert row["possible_gap_at"] is not None
     site.pages["/f.xml"] = Page(_items(7, start=99))  # one new, the rest known
     report = poll_source(ctx, ctx.settings.sources[0])
