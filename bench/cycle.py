@@ -1,58 +1,107 @@
-"""Benchmark: one cold and one warm cycle over the shared feed corpus served on loopback.
+"""Benchmark: newsalert's poll cycle over N real feeds on loopback, against the floor.
 
-Every feed of ../shared/data/feeds is served by a local threaded server (with validators), one
-source each; article fetching is off. Cold: everything is new (fetch, parse, dedup, detect, store,
-outbox). Warm: nothing changed (304s). The floor, measured in the same run, is a plain httpx loop
-that fetches the same URLs and does nothing with the bytes. Prints figures; asserts nothing.
+For N = 100 and 1000 (the shared corpus's 395 feeds, repeated), with and without ~100 ms added to
+every response: a static server (bench/static_server.py, its own process) serves the feeds from
+many loopback addresses with validators on; newsalert is configured through `sources import` of
+a generated OPML and runs, in a fresh process, one cold cycle (everything new: fetch, parse, dedup,
+detect, store; article fetching off) and one warm cycle (everything unchanged: 304s). The floor
+is measured in the same run: `curl --parallel` fetching the same URLs into /dev/null, and a plain
+httpx loop. Prints figures; asserts nothing.
+
+    python bench/cycle.py [N ...]
 """
 
 from __future__ import annotations
 
 import io
+import json
 import resource
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from bench._corpus import data_dir, feed_files  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._corpus import data_dir, feed_files
-from service import app
-from service import settings as config
-from service.deliver.console import ConsoleDeliverer
-from service.pipeline import run_cycle
-from tests.support.servers import Page, Site
+ADDRESSES = 50
+WORKERS = 32
+DELAY = 0.1
 
 
-def main() -> None:
-    files = feed_files()
-    if not files:
-        print(f"skipped: no corpus at {data_dir()}")
-        return
-    site = Site()
-    for i, path in enumerate(files):
-        site.pages[f"/{i}.xml"] = Page(path.read_bytes(), content_type="application/xml")
-    urls = [f"{site.url}/{i}.xml" for i in range(len(files))]
-    tmp = Path(tempfile.mkdtemp())
-    cfg = tmp / "config"
-    cfg.mkdir()
-    (cfg / "sources.yaml").write_text(
-        "sources:\n" + "".join(f"  - {{name: 'feed {i}', url: '{u}'}}\n" for i, u in enumerate(urls))
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def urls(n: int, port: int) -> list[str]:
+    return [f"http://127.0.0.{1 + i % ADDRESSES}:{port}/{i}.xml" for i in range(n)]
+
+
+def serve(files: list[Path], n: int, delay: float, tmp: Path) -> tuple[subprocess.Popen[str], int]:
+    listing = tmp / "files.txt"
+    listing.write_text("\n".join(str(files[i % len(files)]) for i in range(n)))
+    port = free_port()
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "static_server.py"),
+        str(listing),
+        str(port),
+        str(ADDRESSES),
+        str(delay),
+    ]
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return server, port
+
+
+def curl_floor(targets: list[str], tmp: Path) -> float | None:
+    if not shutil.which("curl"):
+        return None
+    config = tmp / "curl.cfg"
+    config.write_text("".join(f'url = "{u}"\noutput = "/dev/null"\n' for u in targets))
+    started = time.perf_counter()
+    subprocess.run(
+        ["curl", "--parallel", "--parallel-max", "64", "-s", "-K", str(config)], check=True, stderr=subprocess.DEVNULL
     )
-    (cfg / "settings.yaml").write_text(
-        f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfetch: {{per_host: 16, per_host_spacing: 0}}\n"
-    )
-    (cfg / "topics.yaml").write_text((Path(__file__).resolve().parents[1] / "config" / "topics.yaml").read_text())
-    settings = config.load(cfg, env={})
+    return time.perf_counter() - started
+
+
+def httpx_floor(targets: list[str]) -> float:
+    import httpx
 
     started = time.perf_counter()
     with httpx.Client() as client:
-        for u in urls:
+        for u in targets:
             client.get(u).read()
-    floor = time.perf_counter() - started
+    return time.perf_counter() - started
 
+
+def child(n: int, port: int) -> None:
+    """In a fresh process: configure through OPML import, then time a cold and a warm cycle."""
+    from service import app, opml
+    from service import settings as config
+    from service.deliver.console import ConsoleDeliverer
+    from service.pipeline import run_cycle
+
+    tmp = Path(tempfile.mkdtemp())
+    cfg = tmp / "config"
+    cfg.mkdir()
+    (cfg / "sources.yaml").write_text("sources: []\n")
+    (cfg / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
+    (cfg / "settings.yaml").write_text(
+        f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfirst_poll_window: 100000d\n"
+        f"fetch: {{workers: {WORKERS}, per_host: 2, per_host_spacing: 0}}\n"
+    )
+    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port)))
+    (tmp / "bench.opml").write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
+    opml.import_opml(cfg, tmp / "bench.opml")
+    settings = config.load(cfg, env={})
     with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
         started = time.perf_counter()
         cold = run_cycle(ctx, settings.sources)
@@ -60,23 +109,63 @@ def main() -> None:
         started = time.perf_counter()
         warm = run_cycle(ctx, settings.sources)
         warm_s = time.perf_counter() - started
-        stored = ctx.store.item_count()
-        outbox = ctx.store.outbox_counts()
-    site.close()
-    items = sum(r.items for r in cold)
-    errors = sum(1 for r in cold if r.status == "error")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"cycle over the corpus: {len(files)} feeds on loopback, {settings.fetch.workers} workers")
-    print(f"  floor (httpx loop, bytes only)  {floor:6.2f} s")
     print(
-        f"  cold cycle                      {cold_s:6.2f} s  {items} items parsed ({items / cold_s:,.0f}/s), "
-        f"{stored} stored, {errors} sources failed, outbox {outbox}  ratio to floor {cold_s / floor:.1f}x"
+        json.dumps(
+            {
+                "cold": cold_s,
+                "warm": warm_s,
+                "items": sum(r.items for r in cold),
+                "errors": sum(r.status == "error" for r in cold),
+                "not_modified": sum(r.status == "not-modified" for r in warm),
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
     )
+
+
+def run(files: list[Path], n: int, delay: float) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    server, port = serve(files, n, delay, tmp)
+    try:
+        targets = urls(n, port)
+        curl = curl_floor(targets, tmp)
+        loop = httpx_floor(targets) if not delay else None
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n), str(port)], capture_output=True, text=True, check=True
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        server.wait()
+    label = f"N={n:<5} {'+100 ms' if delay else 'loopback':<8}"
+    ratios = [f"{r['cold'] / curl:.1f}x curl"] if curl else []
+    floors = [f"curl --parallel {curl:.2f} s"] if curl else []
+    if loop:
+        ratios.append(f"{r['cold'] / loop:.1f}x httpx loop")
+        floors.append(f"httpx loop {loop:.2f} s")
     print(
-        f"  warm cycle (all 304)            {warm_s:6.2f} s  "
-        f"{sum(1 for r in warm if r.status == 'not-modified')} not modified  ratio to floor {warm_s / floor:.1f}x"
+        f"{label} cold {r['cold']:6.2f} s ({r['items'] / r['cold']:7,.0f} items/s, {r['items']} items,"
+        f" {r['errors']} failed; {', '.join(ratios)})  warm {r['warm']:5.2f} s ({r['not_modified']} 304s)"
+        f"  peak RSS {r['rss_mb']:4.0f} MB  | floor: {', '.join(floors)}"
     )
-    print(f"  peak RSS                        {rss:6.0f} MB")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        child(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    files = feed_files()
+    if not files:
+        print(f"skipped: no corpus at {data_dir()}")
+        return
+    sizes = [int(a) for a in sys.argv[1:]] or [100, 1000]
+    print(
+        f"poll cycle over real feeds ({len(files)} distinct, repeated), {ADDRESSES} loopback addresses, "
+        f"{WORKERS} workers, 2 per host"
+    )
+    for n in sizes:
+        for delay in (0.0, DELAY):
+            run(files, n, delay)
 
 
 if __name__ == "__main__":
