@@ -24,6 +24,9 @@ from service.pipeline import Context, SourceReport, deliver, run_cycle
 __all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
 from service.settings import Settings
 from service.store import Store
+from service.store.llm_cache import LLMCache
+from service.summarize.brief import ExtractiveWriter, Summarizer
+from service.summarize.llm import BriefWriter
 
 log = logging.getLogger("newsalert")
 
@@ -41,6 +44,13 @@ def make_deliverer(settings: Settings) -> Deliverer:
     return ConsoleDeliverer()
 
 
+def make_summarizer(settings: Settings, store: Store) -> Summarizer:
+    """The LLM brief writer (with its SQLite cache and budget) when configured, else the embedded one."""
+    if settings.llm is None:
+        return ExtractiveWriter(settings.summary_sentences)
+    return BriefWriter(settings.llm, LLMCache(store), max_sentences=settings.summary_sentences)
+
+
 @contextmanager
 def context(
     settings: Settings,
@@ -50,9 +60,12 @@ def context(
 ) -> Iterator[Context]:
     store = Store(settings.store_path)
     fetcher = Fetcher(settings.fetch, transport)
+    summarizer = make_summarizer(settings, store)
     try:
-        yield Context(settings, store, fetcher, deliverer or make_deliverer(settings), clock)
+        yield Context(settings, store, fetcher, deliverer or make_deliverer(settings), summarizer, clock)
     finally:
+        if isinstance(summarizer, BriefWriter):
+            summarizer.close()
         fetcher.close()
         store.close()
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from service import app, logs, opml
 from service import settings as config
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preview", help="fetch, extract, detect and summarize one article; print the message")
     pre.add_argument("url")
     pre.add_argument("--json", action="store_true", help="print the Slack Block Kit payload instead of text")
+    pre.add_argument("--lang", help="write the brief in this language (en, ko, ja, ...; needs an LLM)")
     sub.add_parser("status", help="show the outbox: pending, sent and failed alerts")
     sub.add_parser("health", help="exit 0 if the daemon's delivery job ran recently (Docker HEALTHCHECK)")
     return p
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = config.load(args.config)
-        logs.setup(args.log_level, settings.slack.secrets())
+        logs.setup(args.log_level, settings.secrets())
         return int(COMMANDS[args.command](args, settings) or 0)
     except ConfigError as e:
         print(f"newsalert: configuration error:\n{e}", file=sys.stderr)
@@ -160,25 +163,28 @@ def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
+    if args.lang:
+        settings = dataclasses.replace(settings, language=args.lang)
     with app.context(settings) as ctx:
         article = fetch_article(ctx, args.url)
         if article is None:
             raise NewsalertError(f"could not fetch or extract {args.url}")
-        source = Source(name="preview", kind="feed", url=args.url, interval_seconds=0, fetch_articles=False)
+        host = urlsplit(args.url).hostname or "preview"
+        source = Source(name=host, kind="feed", url=args.url, interval_seconds=0, fetch_articles=False)
         item = Item(
-            source="preview",
+            source=host,
             guid=args.url,
             url=article.canonical_url or args.url,
             title=article.title,
             content=article.text,
             published=article.published,
         )
-        item, matches, summary = analyze(ctx, source, item)
+        item, matches, brief = analyze(ctx, source, item)
     if not matches:
         print(f"no topic matches: {article.title}\n(the daemon would not alert on this article)")
         return 0
     slack = settings.slack
-    for alert in build_alerts(item, matches, summary, slack.routes, slack.default_channel):
+    for alert in build_alerts(item, matches, brief, slack.routes, slack.default_channel):
         if args.json:
             payload = {"channel": alert.channel, "text": fallback_text(alert), "blocks": render(alert)}
             print(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 _PATTERNS = (
     re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),  # Slack tokens
     re.compile(r"https://hooks\.slack(?:-gov)?\.com/[^\s'\"<>]+"),  # incoming webhook URLs
+    re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"),  # OpenAI / Anthropic API keys
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer\s+)?)[^\s'\",}]+"),
 )
 

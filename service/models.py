@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 SourceKind = Literal["feed", "html", "json"]
+Origin = Literal["llm", "extractive"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,27 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Brief:
+    """`language` is the team's language (headings); an extractive brief keeps the article's words."""
+
+    headline: str
+    original_title: str
+    key_points: tuple[str, ...]
+    details: str
+    editor_note: str
+    language: str
+    origin: Origin
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Brief:
+        return cls(**{**data, "key_points": tuple(data["key_points"])})
+
+
+@dataclass(frozen=True)
 class Alert:
     """One message for one channel about one item; `key` makes posting it idempotent."""
 
@@ -128,3 +150,4 @@ class Alert:
     matches: tuple[Match, ...]
     summary: tuple[str, ...] = field(default_factory=tuple)
     kind: str = "story"  # or "health": a source started failing or recovered (ops channel)
+    brief: Brief | None = None  # the summarizer's brief (the LLM's, or the extractive fallback)

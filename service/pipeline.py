@@ -25,12 +25,12 @@ from service.detect import Document, detect, may_match
 from service.errors import ExtractError, FetchError, HTTPStatusError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
-from service.models import Article, FetchResult, Item, Match, Source, SourceState
+from service.models import Article, Brief, FetchResult, Item, Match, Source, SourceState
 from service.route import build_alerts
 from service.settings import Settings
 from service.sources.feed import ttl_seconds
 from service.store import Store
-from service.summarize import summarize
+from service.summarize.brief import Summarizer
 
 log = logging.getLogger("newsalert.pipeline")
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -44,6 +44,7 @@ class Context:
     store: Store
     fetcher: Fetcher
     deliverer: Deliverer
+    summarizer: Summarizer
     clock: Callable[[], datetime]
 
 
@@ -133,8 +134,10 @@ def _track_health(ctx: Context, source: Source, before: SourceState, report: Sou
         ctx.store.set_health(source.name, to, health.notice(source, to, before, report.error, channel, now), now)
 
 
-def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], tuple[str, ...]]:
-    """Detect topics (fetching the article when the feed text may match) and summarize a match."""
+def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], Brief | None]:
+    """Detect topics (fetching the article when the feed text may match) and brief a match.
+
+    Only matching items are summarized: with an LLM configured, that is what bounds its cost."""
     topics = ctx.settings.topics
     doc = Document(item.title, item.summary, item.content)
     article = None
@@ -146,19 +149,19 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         item = replace(item, published=item.published or article.published, canonical_url=key)
     matches = detect(topics, doc)
     if not matches:
-        return item, matches, ()
+        return item, matches, None
     body = article.text if article is not None else (item.content or item.summary)
-    return item, matches, summarize(body, item.title, ctx.settings.summary_sentences)
+    return item, matches, ctx.summarizer.write(item.title, source.name, body, ctx.settings.language)
 
 
 def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
     linked_as = item.canonical_url
-    item, matches, summary = analyze(ctx, source, item)
+    item, matches, brief = analyze(ctx, source, item)
     if item.canonical_url != linked_as and not ctx.store.adopt_canonical(item_id, item.canonical_url):
         log.info("duplicate source=%r url=%s canonical=%s", source.name, item.url, item.canonical_url)
         return 0
     slack = ctx.settings.slack
-    alerts = build_alerts(item, matches, summary, slack.routes, slack.default_channel) if matches else []
+    alerts = build_alerts(item, matches, brief, slack.routes, slack.default_channel) if matches else []
     return ctx.store.finish_item(item_id, matches, alerts, ctx.clock())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from service.models import Alert, Item, Match
+from service.models import Alert, Brief, Item, Match
 
 
 def channels_for(matches: Sequence[Match], routes: Mapping[str, str], default: str) -> list[str]:
@@ -24,7 +24,7 @@ def alert_key(item: Item, channel: str) -> str:
 
 
 def build_alerts(
-    item: Item, matches: Sequence[Match], summary: Sequence[str], routes: Mapping[str, str], default: str
+    item: Item, matches: Sequence[Match], brief: Brief | None, routes: Mapping[str, str], default: str
 ) -> list[Alert]:
     return [
         Alert(
@@ -35,7 +35,8 @@ def build_alerts(
             url=item.url,
             published=item.published,
             matches=tuple(matches),
-            summary=tuple(summary),
+            summary=brief.key_points if brief else (),
+            brief=brief,
         )
         for channel in channels_for(matches, routes, default)
     ]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from service.detect.rules import CompiledTopic, compile_topics
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
+from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
 
 DEFAULT_USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert; self-hosted news alerts)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -132,6 +133,31 @@ class _Slack(_Strict):
     _check_url = field_validator("api_url")(_http_url)
 
 
+class _LLM(_Strict):
+    provider: Literal["none", "openai", "anthropic"] = "none"
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    timeout: float = 20
+    deadline: float = 30
+    max_input_chars: int = Field(12000, ge=500)
+    daily_token_budget: int | None = Field(None, ge=1)
+    concurrency: int = Field(2, ge=1, le=32)
+    max_output_tokens: int = Field(1200, ge=100)
+    max_attempts: int = Field(3, ge=1, le=10)
+    json_mode: bool = True
+    token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else _http_url(v)
+
+    @field_validator("timeout", "deadline", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
 class _Main(_Strict):
     store: str = "data/newsalert.db"
     first_poll_window: float = 24 * 3600
@@ -143,6 +169,8 @@ class _Main(_Strict):
     summary_sentences: int = Field(3, ge=1, le=6)
     article_fetch: bool = True
     health_threshold: int = Field(3, ge=1)
+    language: str = Field("en", pattern=r"^[a-z]{2,3}$")
+    llm: _LLM = Field(default_factory=_LLM)
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)
 
@@ -193,6 +221,8 @@ class SlackSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything configured, validated; `secrets()` lists the values logs must never show."""
+
     config_dir: Path
     store_path: Path
     sources: tuple[Source, ...]
@@ -205,6 +235,12 @@ class Settings:
     summary_sentences: int = 3
     article_fetch: bool = True
     health_threshold: int = 3
+    language: str = "en"  # the team's language: LLM briefs are written in it
+    llm: LLMConfig | None = None  # None: the embedded extractive summary only
+
+    def secrets(self) -> tuple[str, ...]:
+        llm_key = (self.llm.api_key,) if self.llm and self.llm.api_key else ()
+        return self.slack.secrets() + llm_key
 
 
 def _format_errors(name: str, err: ValidationError) -> str:
@@ -329,4 +365,20 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         summary_sentences=main.summary_sentences,
         article_fetch=main.article_fetch,
         health_threshold=main.health_threshold,
+        language=main.language,
+        llm=_llm(main.llm, env),
+    )
+
+
+def _llm(raw: _LLM, env: Mapping[str, str]) -> LLMConfig | None:
+    """The LLM backend, with its key from the environment; the base URL only ever from config."""
+    if raw.provider == "none":
+        return None
+    vendor_key = "OPENAI_API_KEY" if raw.provider == "openai" else "ANTHROPIC_API_KEY"
+    fields = raw.model_dump(exclude={"provider", "base_url"})
+    return LLMConfig(
+        provider=raw.provider,
+        base_url=raw.base_url or DEFAULT_BASE_URLS[raw.provider],
+        api_key=_secret(env, "NEWSALERT_LLM_API_KEY") or _secret(env, vendor_key),
+        **fields,
     )

@@ -12,35 +12,12 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from service.models import Alert
+from service.deliver.brief_blocks import brief_console_text, brief_fallback_text, render_brief
+from service.deliver.text import TITLE_LIMIT, cut, escape, label, link_target
+from service.models import Alert, Brief
 
 SECTION_LIMIT = 3000
-TITLE_LIMIT = 250
 SENTENCE_LIMIT = 600
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def cut(text: str, limit: int) -> str:
-    """Shorten to at most `limit` characters, at a word boundary, with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:.-") + "…"
-
-
-def _link_target(url: str) -> str:
-    # Inside <url|text> the characters <, > and | end the link: percent-encode them.
-    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
-
-
-def _label(title: str) -> str:
-    # `|` cannot be escaped inside a link label; a look-alike keeps the headline readable.
-    return escape(cut(title, TITLE_LIMIT)).replace("|", "¦")
 
 
 def when(alert: Alert) -> str:
@@ -52,8 +29,20 @@ def topics_line(alert: Alert) -> str:
     return "Topics: " + " · ".join(parts)
 
 
+def brief_of(alert: Alert) -> Brief | None:
+    """The brief to render: an LLM's, or the extractive fallback that must show its note.
+
+    Without an LLM configured the extractive brief carries no note, and the classic layout
+    (headline link, topics, summary bullets) is used: nothing changes but the summary.
+    """
+    brief = alert.brief
+    return brief if brief is not None and (brief.origin == "llm" or brief.note) else None
+
+
 def fallback_text(alert: Alert) -> str:
     """The notification text (also what screen readers and webhooks without blocks show)."""
+    if (brief := brief_of(alert)) is not None:
+        return brief_fallback_text(brief, alert.url, alert.source, alert.matches)
     if alert.kind == "health":
         return escape(f"[newsalert] {alert.title}")
     topics = ", ".join(m.topic for m in alert.matches)
@@ -73,9 +62,11 @@ def _render_health(alert: Alert) -> list[dict[str, Any]]:
 
 
 def render(alert: Alert) -> list[dict[str, Any]]:
+    if (brief := brief_of(alert)) is not None:
+        return render_brief(brief, alert.url, alert.source, alert.published, alert.matches)
     if alert.kind == "health":
         return _render_health(alert)
-    headline = f"*<{_link_target(alert.url)}|{_label(alert.title)}>*"
+    headline = f"*<{link_target(alert.url)}|{label(alert.title)}>*"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {
@@ -92,6 +83,8 @@ def render(alert: Alert) -> list[dict[str, Any]]:
 
 def console_text(alert: Alert) -> str:
     """A readable plain-text rendering for the terminal (no escaping needed there)."""
+    if (brief := brief_of(alert)) is not None:
+        return brief_console_text(brief, alert.url, alert.source, alert.published, alert.channel)
     if alert.kind == "health":
         return "\n".join([f"!! {alert.channel} !! {alert.title}", *(f"   {s}" for s in alert.summary)])
     lines = [

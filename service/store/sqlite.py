@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.models import Alert, Item, Match, SourceState
+from service.models import Alert, Brief, Item, Match, SourceState
 from service.store.migrations import MIGRATIONS
 
 
@@ -43,6 +43,7 @@ def alert_from_json(text: str) -> Alert:
     data["published"] = _dt(data["published"])
     data["matches"] = tuple(Match(m["topic"], m["score"], tuple(m["matched"])) for m in data["matches"])
     data["summary"] = tuple(data["summary"])
+    data["brief"] = Brief.from_dict(data["brief"]) if data.get("brief") else None
     return Alert(**data)
 
 

@@ -29,7 +29,7 @@ def enqueue(store: Store, n: int, channel: str = "#ai-news") -> None:
             canonical_url=f"https://example.com/{i}",
         )
         _, (stored,) = store.record_items("s", [item], NOW, None)
-        alerts = build_alerts(item, [Match("agi", 1.5, ("AGI",))], ("A sentence.",), {}, channel)
+        alerts = build_alerts(item, [Match("agi", 1.5, ("AGI",))], None, {}, channel)
         store.finish_item(stored.id, [Match("agi", 1.5, ("AGI",))], alerts, NOW)
 
 
@@ -128,6 +128,6 @@ def test_alert_keys_are_unique_per_channel(store: Store) -> None:
     item = Item(
         source="s", guid="g0", url="https://example.com/0", title="Story 0", canonical_url="https://example.com/0"
     )
-    again = build_alerts(item, [Match("agi", 1, ())], (), {}, "#ai-news")
+    again = build_alerts(item, [Match("agi", 1, ())], None, {}, "#ai-news")
     assert store.finish_item(1, [], again, NOW) == 0  # the same story in the same channel is refused
     assert isinstance(again[0], Alert)

@@ -1,0 +1,29 @@
+"""Slack text helpers (pure): escaping untrusted text and cutting it cleanly to a limit."""
+
+from __future__ import annotations
+
+TITLE_LIMIT = 250
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten to at most `limit` characters, at a word boundary, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:.-") + "…"
+
+
+def link_target(url: str) -> str:
+    # Inside <url|text> the characters <, > and | end the link: percent-encode them.
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+
+
+def label(title: str) -> str:
+    # `|` cannot be escaped inside a link label; a look-alike keeps the headline readable.
+    return escape(cut(title, TITLE_LIMIT)).replace("|", "¦")

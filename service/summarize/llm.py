@@ -1,0 +1,455 @@
+"""LLM briefs over HTTP: one client for OpenAI-compatible and Anthropic APIs, and a writer that never blocks.
+
+`LLMClient` speaks the two wire formats with plain httpx: OpenAI chat completions (OpenAI, Azure
+OpenAI's v1 API, Ollama, vLLM, LM Studio, llama.cpp: `POST {base}/chat/completions`) and Anthropic's
+Messages API (`POST {base}/v1/messages`). 429 and 5xx answers and transport errors are retried with
+backoff (Retry-After honoured) as long as the per-alert deadline allows; at most `concurrency`
+requests are in flight. `BriefWriter.write` runs cache -> budget -> call -> validate -> one repair
+request -> and otherwise falls back to the extractive brief with a visible note. It never raises
+for LLM trouble; anything else is a bug and propagates.
+
+NewsalertError
+└── LLMError             no usable brief from the LLM; `note` says why on the fallback brief
+    ├── LLMUnavailable   transport error, timeout, deadline, non-2xx answer, malformed envelope
+    ├── LLMBadOutput     the answer was no valid brief, even after one repair request
+    └── LLMOverBudget    today's token budget (as reported by the API) is spent
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from service.errors import NewsalertError
+from service.models import Brief
+from service.summarize.brief import (
+    BriefModel,
+    brief_from_model,
+    build_messages,
+    cache_key,
+    describe_error,
+    extractive_brief,
+    parse_output,
+    repair_prompt,
+    sanitize,
+    truncate_input,
+)
+
+log = logging.getLogger("newsalert.summarize")
+
+Provider = Literal["openai", "anthropic"]
+Role = Literal["user", "assistant"]
+Turn = tuple[Role, str]
+
+DEFAULT_BASE_URLS: dict[str, str] = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+ANTHROPIC_VERSION = "2023-06-01"
+USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert)"
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+# 408/425 are timeouts, 529 is Anthropic's "overloaded"; other 4xx (bad key, unknown model) will not heal.
+RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504, 529})
+BACKOFF = 0.5  # seconds before the second attempt; doubled each time
+
+
+class LLMError(NewsalertError):
+    note = "LLM unavailable"
+
+
+class LLMUnavailable(LLMError):
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after: float | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.retry_after = retry_after
+        self.retryable = retryable
+
+
+class LLMBadOutput(LLMError):
+    note = "LLM invalid output"
+
+
+class LLMOverBudget(LLMError):
+    note = "LLM over budget"
+
+
+def fallback_note(error: LLMError) -> str:
+    return f"summary: extractive, {error.note}"
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Where and how to ask. `deadline` bounds one brief: every attempt, backoff and the repair."""
+
+    provider: Provider
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 20.0
+    deadline: float = 30.0
+    max_input_chars: int = 12000
+    daily_token_budget: int | None = None
+    concurrency: int = 2
+    max_output_tokens: int = 1200
+    max_attempts: int = 3
+    json_mode: bool = True  # OpenAI's response_format json_object; off for servers that reject it (LM Studio)
+    # OpenAI's reasoning models (o-series, gpt-5) want max_completion_tokens; most other servers max_tokens.
+    token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+
+def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds from `retry-after-ms` (OpenAI) or `Retry-After` (delta-seconds or an HTTP date)."""
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = (headers.get("retry-after") or "").strip()
+        if not value:
+            return None
+        if value.replace(".", "", 1).isdigit():
+            return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# -- the wire formats (pydantic: the API's JSON is untrusted input) -----------------------------
+
+
+class _OpenAIMessage(BaseModel):
+    content: str | None = None
+
+
+class _OpenAIChoice(BaseModel):
+    message: _OpenAIMessage
+
+
+class _OpenAIUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int | None = None
+
+
+class _OpenAIResponse(BaseModel):
+    choices: list[_OpenAIChoice] = Field(min_length=1)
+    usage: _OpenAIUsage | None = None
+
+    def result(self) -> tuple[str, int | None]:
+        u = self.usage
+        tokens = None if u is None else (u.total_tokens or u.prompt_tokens + u.completion_tokens)
+        return self.choices[0].message.content or "", tokens
+
+
+class _AnthropicBlock(BaseModel):
+    type: str
+    text: str = ""
+
+
+class _AnthropicUsage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _AnthropicResponse(BaseModel):
+    content: list[_AnthropicBlock]
+    usage: _AnthropicUsage | None = None
+
+    def result(self) -> tuple[str, int | None]:
+        text = "".join(b.text for b in self.content if b.type == "text")
+        return text, None if self.usage is None else self.usage.input_tokens + self.usage.output_tokens
+
+
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def _endpoint(base: str, path: str) -> str:
+    """`path` under the base URL's path, keeping its query (Azure's `?api-version=`)."""
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+
+def _messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    return [{"role": role, "content": text or "(empty answer)"} for role, text in turns]
+
+
+def _build_request(config: LLMConfig, system: str, turns: Sequence[Turn]) -> _Request:
+    if config.provider == "anthropic":
+        path = "/messages" if urlsplit(config.base_url).path.rstrip("/").endswith("/v1") else "/v1/messages"
+        headers = {"anthropic-version": ANTHROPIC_VERSION, **({"x-api-key": config.api_key} if config.api_key else {})}
+        body: dict[str, Any] = {
+            "model": config.model,
+            "max_tokens": config.max_output_tokens,
+            "system": system,
+            "messages": _messages(turns),
+        }
+        return _Request(_endpoint(config.base_url, path), headers, body)
+    body = {
+        "model": config.model,
+        "messages": [{"role": "system", "content": system}, *_messages(turns)],
+        config.token_field: config.max_output_tokens,
+    }
+    if config.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    return _Request(_endpoint(config.base_url, "/chat/completions"), headers, body)
+
+
+class LLMClient:
+    """One thread-safe `httpx.Client`; at most `concurrency` requests in flight; retries within a deadline."""
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._slots = threading.BoundedSemaphore(max(1, config.concurrency))
+        self._http = httpx.Client(
+            timeout=config.timeout,
+            follow_redirects=False,  # the base URL is configuration; a redirect would carry the key elsewhere
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=max(1, config.concurrency) * 2),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def complete(
+        self, system: str, user: str, *, prior: Sequence[Turn] = (), deadline: float | None = None
+    ) -> tuple[str, int]:
+        """The model's text answer and the tokens it cost (reported, else estimated at 4 characters each)."""
+        deadline = self._monotonic() + self.config.deadline if deadline is None else deadline
+        turns = [*prior, ("user", user)]
+        request = _build_request(self.config, system, turns)
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                text, tokens = self._attempt(request, deadline)
+            except LLMUnavailable as e:
+                self._wait_or_raise(e, attempt, deadline)
+                continue
+            if tokens is None:
+                tokens = (len(system) + sum(len(t) for _, t in turns) + len(text)) // 4
+            return text, tokens
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    def _wait_or_raise(self, error: LLMUnavailable, attempt: int, deadline: float) -> None:
+        if not error.retryable or attempt >= self.config.max_attempts:
+            raise error
+        wait = error.retry_after if error.retry_after is not None else BACKOFF * 2 ** (attempt - 1)
+        if self._monotonic() + wait >= deadline:
+            raise LLMUnavailable(
+                f"{error}; a retry in {wait:g}s would pass the deadline", status=error.status
+            ) from error
+        log.info("llm retry attempt=%d wait_s=%g reason=%r", attempt + 1, wait, str(error))
+        self._sleep(wait)
+
+    def _attempt(self, request: _Request, deadline: float) -> tuple[str, int | None]:
+        remaining = deadline - self._monotonic()
+        if remaining <= 0 or not self._slots.acquire(timeout=remaining):
+            raise LLMUnavailable("deadline reached waiting for a free LLM slot")
+        try:
+            timeout = httpx.Timeout(min(self.config.timeout, remaining))
+            with self._http.stream(
+                "POST", request.url, json=request.body, headers=request.headers, timeout=timeout
+            ) as r:
+                body = self._read(r, deadline)
+                status, headers = r.status_code, r.headers
+        except httpx.TimeoutException as e:
+            raise LLMUnavailable(f"timed out ({type(e).__name__})", retryable=True) from e
+        except httpx.TransportError as e:
+            raise LLMUnavailable(f"{type(e).__name__}: {e}", retryable=True) from e
+        finally:
+            self._slots.release()
+        return self._result(status, headers, body)
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise LLMUnavailable(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+            if self._monotonic() > deadline:
+                raise LLMUnavailable("deadline reached while reading the answer")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _result(self, status: int, headers: httpx.Headers, body: bytes) -> tuple[str, int | None]:
+        if status != 200:
+            detail = body[:300].decode("utf-8", "replace").strip()
+            raise LLMUnavailable(
+                f"HTTP {status}: {detail}",
+                status=status,
+                retry_after=parse_retry_after(headers),
+                retryable=status in RETRYABLE,
+            )
+        envelope = _AnthropicResponse if self.config.provider == "anthropic" else _OpenAIResponse
+        try:
+            return envelope.model_validate_json(body).result()
+        except ValidationError as e:
+            raise LLMUnavailable(f"malformed API response: {describe_error(e)}") from e
+
+
+# -- the cache and the budget -------------------------------------------------------------------
+
+
+class BriefCache(Protocol):
+    """Validated LLM answers by `cache_key`, and tokens spent per UTC day (store.llm_cache.LLMCache)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, brief: str, now: datetime) -> None: ...
+
+    def add_tokens(self, day: date, tokens: int) -> int: ...
+
+    def tokens_today(self, today: date) -> int: ...
+
+
+class MemoryCache:
+    """A BriefCache for one process (the `preview` command, tests): forgets everything on exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._briefs: dict[str, str] = {}
+        self._tokens: dict[date, int] = {}
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._briefs.get(key)
+
+    def put(self, key: str, brief: str, now: datetime) -> None:
+        with self._lock:
+            self._briefs[key] = brief
+
+    def add_tokens(self, day: date, tokens: int) -> int:
+        with self._lock:
+            self._tokens[day] = self._tokens.get(day, 0) + tokens
+            return self._tokens[day]
+
+    def tokens_today(self, today: date) -> int:
+        with self._lock:
+            return self._tokens.get(today, 0)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BriefWriter:
+    """Writes a Brief with the LLM, or the extractive one with a note saying why; see the module docstring."""
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        cache: BriefCache | None = None,
+        *,
+        client: LLMClient | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        max_sentences: int = 3,
+    ) -> None:
+        self.config = config
+        self.cache: BriefCache = cache if cache is not None else MemoryCache()
+        self.client = client or LLMClient(config)
+        self.clock = clock
+        self.max_sentences = max_sentences
+        self._monotonic = time.monotonic
+        self._budget_logged: date | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def write(self, title: str, source: str, text: str, language: str) -> Brief:
+        started = self._monotonic()
+        article = truncate_input(text, self.config.max_input_chars)
+        try:
+            model, how = self._model(title, source, article, language, started + self.config.deadline)
+        except LLMError as e:
+            log.warning("brief origin=extractive reason=%r error=%r title=%r", e.note, str(e), title[:120])
+            return extractive_brief(title, text, language, fallback_note(e), self.max_sentences)
+        log.info("brief origin=llm %s duration_ms=%d title=%r", how, (self._monotonic() - started) * 1000, title[:120])
+        return sanitize(brief_from_model(model, title, language), f"{title}\n{text}")
+
+    def _model(self, title: str, source: str, article: str, language: str, deadline: float) -> tuple[BriefModel, str]:
+        key = cache_key(title, article, language, self.config.model)
+        cached = self._cached(key, language)
+        if cached is not None:
+            return cached, "cache=hit"
+        self._check_budget()
+        system, user = build_messages(title, source, article, language)
+        raw, spent = self._ask(system, user, (), deadline)
+        try:
+            model = parse_output(raw, language)
+        except ValueError as e:
+            log.info("llm invalid output, asking once for a repair: %s", describe_error(e))
+            repaired, more = self._ask(system, repair_prompt(e), (("user", user), ("assistant", raw)), deadline)
+            spent += more
+            try:
+                model = parse_output(repaired, language)
+            except ValueError as e2:
+                raise LLMBadOutput(f"invalid output after one repair: {describe_error(e2)}") from e2
+        self.cache.put(key, model.model_dump_json(), self.clock())
+        return model, f"cache=miss tokens={spent}"
+
+    def _cached(self, key: str, language: str) -> BriefModel | None:
+        raw = self.cache.get(key)
+        if raw is None:
+            return None
+        try:
+            return parse_output(raw, language)
+        except ValueError:
+            return None  # written by an older schema: ask again
+
+    def _ask(self, system: str, user: str, prior: Sequence[Turn], deadline: float) -> tuple[str, int]:
+        text, tokens = self.client.complete(system, user, prior=prior, deadline=deadline)
+        self._spend(tokens)
+        return text, tokens
+
+    def _today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def _check_budget(self) -> None:
+        budget = self.config.daily_token_budget
+        if budget is None:
+            return
+        today = self._today()
+        used = self.cache.tokens_today(today)
+        if used >= budget:
+            self._log_budget(today, used, budget)
+            raise LLMOverBudget(f"{used} of {budget} tokens used on {today}")
+
+    def _spend(self, tokens: int) -> None:
+        today = self._today()
+        total = self.cache.add_tokens(today, tokens)
+        budget = self.config.daily_token_budget
+        if budget is not None and total >= budget:
+            self._log_budget(today, total, budget)
+
+    def _log_budget(self, today: date, used: int, budget: int) -> None:
+        if self._budget_logged != today:
+            self._budget_logged = today
+            log.warning(
+                "llm daily token budget reached: %d of %d tokens on %s; briefs are extractive until 00:00 UTC",
+                used,
+                budget,
+                today,
+            )

@@ -1,0 +1,68 @@
+"""The LLM brief through the whole pipeline: configured in settings, posted to the fake Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from service import app
+from service import settings as config
+from tests.support.fake_llm import KEY, FakeLLM, brief_json
+from tests.support.feeds import ago, article, rss
+from tests.support.servers import FakeSlack, Page, Site
+
+NOW = datetime.now(UTC)
+TITLE = "Microsoft free to build its own AGI after renegotiating its OpenAI deal"
+PARAGRAPHS = [
+    "Microsoft said its previous agreement with OpenAI had barred it from building its own AGI models.",
+    "The renegotiated contract now lets the company pursue artificial general intelligence on its own.",
+    "It has formed a new team dedicated to superintelligence research, led by its AI chief.",
+]
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    fake = FakeLLM("openai")
+    yield fake
+    fake.close()
+
+
+def _run(site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path], env_key: str) -> None:
+    site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
+    site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
+    cfg = make_config(
+        f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
+        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3}}\n"
+        "slack: {routes: {agi: '#ai-agi'}, default_channel: '#ai-news'}\n",
+    )
+    env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, env_key: KEY}
+    with app.context(config.load(cfg, env=env)) as ctx:
+        app.run_once(ctx)
+
+
+def test_korean_brief_reaches_slack(
+    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
+) -> None:
+    llm.say(brief_json("ko"))
+    _run(site, slack, llm, make_config, "OPENAI_API_KEY")
+    assert len(llm.requests) == 1  # two channels, one brief: summarized once per item
+    assert llm.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert "superintelligence research" in llm.requests[0].user  # the extracted article, fenced
+    blocks = [m["blocks"] for m in slack.messages]
+    assert len(blocks) == 2 and all(b[0]["type"] == "header" for b in blocks)
+    assert blocks[0][0]["text"]["text"].startswith("마이크로소프트, 오픈AI와 계약 재조정")
+    assert "핵심 요약" in str(blocks[0]) and "편집자 노트" in str(blocks[0])
+
+
+def test_llm_down_falls_back_visibly(
+    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
+) -> None:
+    llm.fail(500, times=10)
+    _run(site, slack, llm, make_config, "NEWSALERT_LLM_API_KEY")
+    assert len(slack.messages) == 2
+    text = str(slack.messages[0]["blocks"])
+    assert "summary: extractive, LLM unavailable" in text
+    assert "renegotiated contract" in text  # the extractive summary of the article
