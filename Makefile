@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run once test lint bench clean
+.PHONY: install run once test lint bench eval clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench: install  ## benchmarks print figures; they assert nothing
 	$(PY) bench/parse_speed.py
 	$(PY) bench/extract_quality.py
 	$(PY) bench/cycle.py
+
+eval: install  ## topic detection: precision/recall on the labeled set (eval/)
+	$(PY) bench/eval_topics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
