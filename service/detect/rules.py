@@ -17,6 +17,7 @@ being a term, `@list` or a list of terms), optionally limited to fields with `in
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -155,7 +156,13 @@ def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> re.Pat
         ("(?<![a-z0-9])" if lead else "") + f"(?:{_trie(words)})" + _ENDINGS[ending]
         for (lead, ending), words in sorted(literals.items())
     ]
-    return re.compile("|".join(patterns + regexes))
+    return _compiled("|".join(patterns + regexes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """One pattern object per distinct group, so a document searches a shared list only once."""
+    return re.compile(pattern)
 
 
 def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> Rule:
@@ -210,35 +217,55 @@ def _quote(hit: re.Match[str], folded: str, original: str) -> str:
     return original[hit.start() : hit.end()] if len(original) == len(folded) else hit.group(0)
 
 
-def _rule_hits(rule: Rule, doc: Mapping[str, str], orig: Mapping[str, str]) -> tuple[list[str], bool] | None:
+class _Scan:
+    """One document being matched: each (group, field) is searched once, however many rules or
+    topics share the group (the shipped lists appear in several topics)."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.folded = document.folded()
+        self._hits: dict[tuple[int, str], re.Match[str] | None] = {}
+        self._originals: dict[str, str] | None = None
+
+    def search(self, group: re.Pattern[str], field: str) -> re.Match[str] | None:
+        key = (id(group), field)
+        if key not in self._hits:
+            self._hits[key] = group.search(self.folded[field])
+        return self._hits[key]
+
+    def quote(self, hit: re.Match[str], field: str) -> str:
+        if self._originals is None:
+            self._originals = self.document.originals()
+        return _quote(hit, self.folded[field], self._originals[field])
+
+
+def _rule_hits(rule: Rule, scan: _Scan) -> tuple[list[str], bool] | None:
     """The matched words of a rule, and whether every group hit the title; None if it does not match."""
     words: list[str] = []
     all_in_title = True
     for group in rule.groups:
-        hit = None
-        for name in rule.fields:
-            hit = group.search(doc[name])
-            if hit:
-                all_in_title &= name == "title"
-                break
-        if hit is None:
+        found = next(((name, hit) for name in rule.fields if (hit := scan.search(group, name))), None)
+        if found is None:
             return None
-        words.append(_quote(hit, doc[name], orig[name]))
+        name, hit = found
+        all_in_title &= name == "title"
+        words.append(scan.quote(hit, name))
     return words, all_in_title
 
 
-def _score(topic: CompiledTopic, doc: Mapping[str, str], orig: Mapping[str, str]) -> Match | None:
-    if topic.exclude is not None and any(topic.exclude.search(v) for v in doc.values()):
-        return None
+def _score(topic: CompiledTopic, scan: _Scan) -> Match | None:
     scores: list[float] = []
     words: list[str] = []
     for rule in topic.rules:
-        hits = _rule_hits(rule, doc, orig)
+        hits = _rule_hits(rule, scan)
         if hits is None:
             continue
         scores.append(rule.weight * (TITLE_BONUS if hits[1] else 1.0))
         words.extend(w for w in hits[0] if w not in words)
     if not scores:
+        return None
+    # The veto is looked for only once a rule matched: most items match nothing, and it scans every field.
+    if topic.exclude is not None and any(scan.search(topic.exclude, name) for name in FIELDS):
         return None
     score = max(scores) + EXTRA_RULE * (len(scores) - 1)
     return Match(topic.id, round(score, 2), tuple(words)) if score >= topic.min_score else None
@@ -246,8 +273,8 @@ def _score(topic: CompiledTopic, doc: Mapping[str, str], orig: Mapping[str, str]
 
 def detect(topics: Iterable[CompiledTopic], document: Document) -> tuple[Match, ...]:
     """Every topic the document matches, with its score and the words that matched."""
-    doc, orig = document.folded(), document.originals()
-    return tuple(m for t in topics if (m := _score(t, doc, orig)) is not None)
+    scan = _Scan(document)
+    return tuple(m for t in topics if (m := _score(t, scan)) is not None)
 
 
 def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:
