@@ -17,6 +17,7 @@ being a term, `@list` or a list of terms), optionally limited to fields with `in
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -57,6 +58,7 @@ class Rule:
     groups: tuple[re.Pattern[str], ...]
     fields: tuple[str, ...]
     weight: float
+    within: int | None = None  # every group's hit within this many words of the first group's, in one field
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> Rule:
-    unknown = set(raw) - {"any", "all", "in", "weight"}
+    unknown = set(raw) - {"any", "all", "in", "weight", "within"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("any" in raw) == ("all" in raw):
@@ -183,7 +185,10 @@ def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str
     bad = [f for f in fields if f not in FIELDS]
     if bad:
         raise ConfigError(f"{where}.in: unknown field {bad[0]!r} (use {', '.join(FIELDS)})")
-    return Rule(groups, tuple(fields), float(raw.get("weight", 1.0)))
+    within = raw.get("within")
+    if within is not None and (not isinstance(within, int) or isinstance(within, bool) or within < 1):
+        raise ConfigError(f"{where}.within: a number of words (1 or more), got {within!r}")
+    return Rule(groups, tuple(fields), float(raw.get("weight", 1.0)), within)
 
 
 def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> CompiledTopic:
@@ -239,8 +244,30 @@ class _Scan:
         return _quote(hit, self.folded[field], self._originals[field])
 
 
+def _near_hits(rule: Rule, scan: _Scan, within: int) -> tuple[list[str], bool] | None:
+    """Like `_rule_hits`, but every group must hit within `within` words of the first, in one field."""
+    for name in rule.fields:
+        text = scan.folded[name]
+        starts = [m.start() for m in re.finditer(r"\S+", text)]
+        spans = [list(g.finditer(text)) for g in rule.groups]
+        for anchor in spans[0]:
+            at = bisect.bisect_right(starts, anchor.start())
+            near = [
+                next((h for h in hits if abs(bisect.bisect_right(starts, h.start()) - at) <= within), None)
+                for hits in spans[1:]
+            ]
+            if all(h is not None for h in near):
+                return [scan.quote(h, name) for h in (anchor, *near) if h is not None], name == "title"
+    return None
+
+
 def _rule_hits(rule: Rule, scan: _Scan) -> tuple[list[str], bool] | None:
     """The matched words of a rule, and whether every group hit the title; None if it does not match."""
+    if rule.within is not None:
+        # Cheap test first: without a hit of every group anywhere, proximity cannot hold.
+        if any(all(scan.search(g, name) is None for name in rule.fields) for g in rule.groups):
+            return None
+        return _near_hits(rule, scan, rule.within)
     words: list[str] = []
     all_in_title = True
     for group in rule.groups:
