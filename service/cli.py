@@ -17,7 +17,7 @@ from service import settings as config
 from service.deliver.blocks import console_text, fallback_text, render
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
-from service.models import Item, Source
+from service.models import Item, Match, Source
 from service.pipeline import analyze, fetch_article
 from service.route import build_alerts
 
@@ -140,6 +140,13 @@ def _age(now: datetime, iso: str | None) -> str:
     return _span((now - datetime.fromisoformat(iso)).total_seconds()) + " ago" if iso else "never"
 
 
+def _match_json(m: Match) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.topic, "score": m.score, "matched": list(m.matched)}
+    if m.event:
+        out.update(event=m.event, evidence=m.evidence)
+    return out
+
+
 def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
     stream = sys.stdin if str(args.file) == "-" else args.file.open(encoding="utf-8")
     with stream:
@@ -155,9 +162,7 @@ def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
                 str(row.get("summary") or ""),
                 str(row.get("text") or row.get("content_text") or ""),
             )
-            topics = [
-                {"id": m.topic, "score": m.score, "matched": list(m.matched)} for m in detect(settings.topics, doc)
-            ]
+            topics = [_match_json(m) for m in detect(settings.topics, doc, settings.entities)]
             print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
     return 0
 

@@ -114,6 +114,8 @@ class Match:
     topic: str
     score: float
     matched: tuple[str, ...]
+    event: str | None = None  # e.g. "partnership: Microsoft + OpenAI (renegotiated)"
+    evidence: str | None = None  # the sentence the event was read from
 
 
 @dataclass(frozen=True)

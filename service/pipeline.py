@@ -147,7 +147,7 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         doc = Document(item.title, item.summary, article.text)
         key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
         item = replace(item, published=item.published or article.published, canonical_url=key)
-    matches = detect(topics, doc)
+    matches = detect(topics, doc, ctx.settings.entities)
     if not matches:
         return item, matches, None
     body = article.text if article is not None else (item.content or item.summary)

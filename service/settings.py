@@ -20,7 +20,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from service.detect.rules import CompiledTopic, compile_topics
+from service.detect import CompiledTopic, Entities, compile_entities, compile_topics
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
 from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
@@ -227,6 +227,7 @@ class Settings:
     store_path: Path
     sources: tuple[Source, ...]
     topics: tuple[CompiledTopic, ...]
+    entities: Entities = field(default_factory=lambda: compile_entities({}))
     fetch: FetchSettings = FetchSettings()
     slack: SlackSettings = SlackSettings()
     first_poll_window: float = 24 * 3600
@@ -309,10 +310,29 @@ def load_sources(config_dir: Path, bounds: tuple[float, float, float] = (600, 12
     return tuple(out)
 
 
-def load_topics(path: Path) -> tuple[CompiledTopic, ...]:
-    parsed: _TopicsFile = _validate(_TopicsFile, path, _load_yaml(path))
+class _EntitiesFile(_Strict):
+    organizations: dict[str, list[str]] = {}
+
+
+def load_entities(path: Path) -> Entities:
+    """Organizations and their aliases (entities.yaml); none if the file is absent."""
+    if not path.exists():
+        return compile_entities({})
+    parsed: _EntitiesFile = _validate(_EntitiesFile, path, _load_yaml(path))
     try:
-        topics = compile_topics(parsed.topics, parsed.lists)
+        return compile_entities(parsed.organizations)
+    except ConfigError as e:
+        raise ConfigError(f"{path.name}: {e}") from e
+
+
+def load_topics(path: Path, entities: Entities | None = None) -> tuple[CompiledTopic, ...]:
+    """Compile topics.yaml; `@organizations` names every alias of entities.yaml."""
+    parsed: _TopicsFile = _validate(_TopicsFile, path, _load_yaml(path))
+    lists = dict(parsed.lists)
+    if entities is not None and entities.names:
+        lists.setdefault("organizations", entities.aliases())
+    try:
+        topics = compile_topics(parsed.topics, lists)
     except ConfigError as e:
         raise ConfigError(f"{path.name}: {e}") from e
     ids = [t.id for t in topics]
@@ -340,7 +360,8 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     config_dir = Path(config_dir or env.get("NEWSALERT_CONFIG") or "config")
     main_path = config_dir / "settings.yaml"
     main: _Main = _validate(_Main, main_path, _load_yaml(main_path) if main_path.exists() else {})
-    topics = load_topics(config_dir / "topics.yaml")
+    entities = load_entities(config_dir / "entities.yaml")
+    topics = load_topics(config_dir / "topics.yaml", entities)
     routed = set(main.slack.routes) - {t.id for t in topics}
     if routed:
         raise ConfigError(f"settings.yaml: slack.routes: unknown topic(s): {', '.join(sorted(routed))}")
@@ -350,6 +371,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         store_path=store,
         sources=load_sources(config_dir, (main.default_interval, main.min_interval, main.max_interval)),
         topics=topics,
+        entities=entities,
         fetch=FetchSettings(**main.fetch.model_dump()),
         slack=SlackSettings(
             default_channel=main.slack.default_channel,

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.deliver.brief_blocks import brief_console_text, brief_fallback_text, render_brief
 from service.deliver.text import TITLE_LIMIT, cut, escape, label, link_target
-from service.models import Alert, Brief
+from service.models import Alert, Brief, Match
 
 SECTION_LIMIT = 3000
 SENTENCE_LIMIT = 600
@@ -24,8 +24,14 @@ def when(alert: Alert) -> str:
     return alert.published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if alert.published else "time unknown"
 
 
+def explain(m: Match) -> str:
+    """Why a topic matched, as plain text: `Microsoft + OpenAI (ended); matched Microsoft, deal`."""
+    event = m.event.split(": ", 1)[-1] + "; " if m.event else ""
+    return f"{event}matched {', '.join(m.matched)}" if event else ", ".join(m.matched)
+
+
 def topics_line(alert: Alert) -> str:
-    parts = [f"*{escape(m.topic)}* ({escape(', '.join(m.matched))})" for m in alert.matches]
+    parts = [f"*{escape(m.topic)}* ({escape(explain(m))})" for m in alert.matches]
     return "Topics: " + " · ".join(parts)
 
 
@@ -90,7 +96,7 @@ def console_text(alert: Alert) -> str:
     lines = [
         f"━━ {alert.channel} ━━ {cut(alert.title, TITLE_LIMIT)}",
         f"   {alert.source} · {when(alert)}",
-        "   Topics: " + " · ".join(f"{m.topic} ({', '.join(m.matched)}; score {m.score:g})" for m in alert.matches),
+        "   Topics: " + " · ".join(f"{m.topic} ({explain(m)}; score {m.score:g})" for m in alert.matches),
         *(f"   • {cut(s, SENTENCE_LIMIT)}" for s in alert.summary),
         f"   {alert.url}",
     ]

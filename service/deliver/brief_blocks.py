@@ -87,7 +87,9 @@ def _origin_line(brief: Brief, url: str, source: str, published: datetime | None
 
 
 def topics_text(matches: Sequence[Match], h: Headings) -> str:
-    parts = [f"*{m.topic}* ({', '.join(m.matched)})" for m in matches]
+    parts = [
+        f"*{m.topic}* ({m.event.split(': ', 1)[-1] + '; ' if m.event else ''}{', '.join(m.matched)})" for m in matches
+    ]
     return fit(f"{h.topics}: " + " · ".join(parts), CONTEXT_TEXT_LIMIT * 3)
 
 

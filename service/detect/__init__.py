@@ -1,5 +1,7 @@
-"""Topic detection: compile readable rules from the config, then match items against them (pure)."""
+"""Topic detection (pure): readable rules, organizations and deal events, scored and explained."""
 
-from service.detect.rules import CompiledTopic, Document, compile_topics, detect, may_match
+from service.detect.entities import Entities, compile_entities
+from service.detect.match import detect
+from service.detect.rules import CompiledTopic, Document, compile_topics, may_match
 
-__all__ = ["CompiledTopic", "Document", "compile_topics", "detect", "may_match"]
+__all__ = ["CompiledTopic", "Document", "Entities", "compile_entities", "compile_topics", "detect", "may_match"]

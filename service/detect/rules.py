@@ -61,6 +61,9 @@ class Rule:
     within: int | None = None  # every group's hit within this many words of the first group's, in one field
 
 
+EVENT_KINDS = ("partnership", "funding", "acquisition")
+
+
 @dataclass(frozen=True)
 class CompiledTopic:
     id: str
@@ -68,6 +71,7 @@ class CompiledTopic:
     rules: tuple[Rule, ...]
     exclude: re.Pattern[str] | None
     min_score: float
+    event: str | None = None  # an event kind that also makes this topic match (see events.py)
 
 
 def _edge(ch: str) -> bool:
@@ -99,7 +103,7 @@ def _literal(term: str, where: str) -> tuple[tuple[bool, str], str]:
     return (_edge(text[0]), ending), text
 
 
-def _trie(words: Sequence[str]) -> str:
+def trie_pattern(words: Sequence[str]) -> str:
     """One regex for many literals, factored by shared prefixes (`open(?:ai|source)`).
 
     Python's `re` tries an alternation's branches one by one at every position; a trie leaves
@@ -155,7 +159,7 @@ def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> re.Pat
             kind, text = _literal(term, here)
             literals.setdefault(kind, []).append(text)
     patterns = [
-        ("(?<![a-z0-9])" if lead else "") + f"(?:{_trie(words)})" + _ENDINGS[ending]
+        ("(?<![a-z0-9])" if lead else "") + f"(?:{trie_pattern(words)})" + _ENDINGS[ending]
         for (lead, ending), words in sorted(literals.items())
     ]
     return _compiled("|".join(patterns + regexes))
@@ -202,12 +206,16 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
     if not rules:
         raise ConfigError(f"{where}: a topic needs `any` terms or `rules`")
     exclude = _group(raw["none"], lists, f"{where}.none") if raw.get("none") else None
+    event = raw.get("event")
+    if event is not None and event not in EVENT_KINDS:
+        raise ConfigError(f"{where}.event: {event!r} is not one of {', '.join(EVENT_KINDS)}")
     return CompiledTopic(
         id=str(raw["id"]),
         description=str(raw.get("description", "")),
         rules=tuple(rules),
         exclude=exclude,
         min_score=float(raw.get("min_score", 1.0)),
+        event=event,
     )
 
 
@@ -222,7 +230,7 @@ def _quote(hit: re.Match[str], folded: str, original: str) -> str:
     return original[hit.start() : hit.end()] if len(original) == len(folded) else hit.group(0)
 
 
-class _Scan:
+class Scan:
     """One document being matched: each (group, field) is searched once, however many rules or
     topics share the group (the shipped lists appear in several topics)."""
 
@@ -238,13 +246,19 @@ class _Scan:
             self._hits[key] = group.search(self.folded[field])
         return self._hits[key]
 
-    def quote(self, hit: re.Match[str], field: str) -> str:
+    def originals(self) -> dict[str, str]:
         if self._originals is None:
             self._originals = self.document.originals()
-        return _quote(hit, self.folded[field], self._originals[field])
+        return self._originals
+
+    def quote(self, hit: re.Match[str], field: str) -> str:
+        return _quote(hit, self.folded[field], self.originals()[field])
+
+    def vetoed(self, topic: CompiledTopic) -> bool:
+        return topic.exclude is not None and any(self.search(topic.exclude, name) for name in FIELDS)
 
 
-def _near_hits(rule: Rule, scan: _Scan, within: int) -> tuple[list[str], bool] | None:
+def _near_hits(rule: Rule, scan: Scan, within: int) -> tuple[list[str], bool] | None:
     """Like `_rule_hits`, but every group must hit within `within` words of the first, in one field."""
     for name in rule.fields:
         text = scan.folded[name]
@@ -261,7 +275,7 @@ def _near_hits(rule: Rule, scan: _Scan, within: int) -> tuple[list[str], bool] |
     return None
 
 
-def _rule_hits(rule: Rule, scan: _Scan) -> tuple[list[str], bool] | None:
+def _rule_hits(rule: Rule, scan: Scan) -> tuple[list[str], bool] | None:
     """The matched words of a rule, and whether every group hit the title; None if it does not match."""
     if rule.within is not None:
         # Cheap test first: without a hit of every group anywhere, proximity cannot hold.
@@ -280,7 +294,7 @@ def _rule_hits(rule: Rule, scan: _Scan) -> tuple[list[str], bool] | None:
     return words, all_in_title
 
 
-def _score(topic: CompiledTopic, scan: _Scan) -> Match | None:
+def score(topic: CompiledTopic, scan: Scan) -> Match | None:
     scores: list[float] = []
     words: list[str] = []
     for rule in topic.rules:
@@ -292,16 +306,10 @@ def _score(topic: CompiledTopic, scan: _Scan) -> Match | None:
     if not scores:
         return None
     # The veto is looked for only once a rule matched: most items match nothing, and it scans every field.
-    if topic.exclude is not None and any(scan.search(topic.exclude, name) for name in FIELDS):
+    if scan.vetoed(topic):
         return None
     score = max(scores) + EXTRA_RULE * (len(scores) - 1)
     return Match(topic.id, round(score, 2), tuple(words)) if score >= topic.min_score else None
-
-
-def detect(topics: Iterable[CompiledTopic], document: Document) -> tuple[Match, ...]:
-    """Every topic the document matches, with its score and the words that matched."""
-    scan = _Scan(document)
-    return tuple(m for t in topics if (m := _score(t, scan)) is not None)
 
 
 def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:

@@ -95,3 +95,12 @@ def test_may_match_sees_partial_rules() -> None:
 def test_rule_errors_name_the_place(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace("`", "`")):
         topics(raw)
+
+
+def test_within_words() -> None:
+    t = topics({"id": "x", "rules": [{"all": [["OpenAI"], ["deal"]], "within": 3}]})
+    assert detect(t, Document("OpenAI signs a deal"))[0].matched == ("OpenAI", "deal")
+    assert not detect(t, Document("OpenAI said many unrelated things before mentioning a deal"))
+    assert detect(t, Document("a deal for OpenAI"))  # either order
+    with pytest.raises(ConfigError, match=r"topics\[0\]\.rules\[0\]\.within: a number of words"):
+        topics({"id": "x", "rules": [{"all": ["a", "b"], "within": "near"}]})

@@ -1,0 +1,47 @@
+"""Match a document against the topics: rules, then the deal events that some topics also accept.
+
+A topic with `event: partnership` (or funding, acquisition) also matches when that event is read
+in a sentence, even if no rule fired, and an event counts more than loose terms: it adds
+EVENT_BONUS to the rules' score, or stands alone at EVENT_SCORE. The match carries the event's
+label and its sentence as evidence. A topic's `none:` veto holds either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from service.detect.entities import Entities
+from service.detect.events import Event, find_events
+from service.detect.rules import FIELDS, CompiledTopic, Document, Scan, score
+from service.models import Match
+
+EVENT_SCORE = 2.0
+EVENT_BONUS = 1.0
+EVIDENCE_CHARS = 300
+
+
+def _with_event(topic: CompiledTopic, match: Match | None, event: Event) -> Match:
+    label = f"{event.kind}: {event.label()}"
+    evidence = " ".join(event.sentence.split())[:EVIDENCE_CHARS]
+    if match is None:
+        return Match(topic.id, EVENT_SCORE, event.orgs, label, evidence)
+    return replace(match, score=round(match.score + EVENT_BONUS, 2), event=label, evidence=evidence)
+
+
+def detect(topics: Iterable[CompiledTopic], document: Document, entities: Entities | None = None) -> tuple[Match, ...]:
+    """Every topic the document matches, with its score, the words that matched and any event."""
+    scan = Scan(document)
+    events: dict[str, Event] | None = None
+    out: list[Match] = []
+    for topic in topics:
+        match = score(topic, scan)
+        if topic.event and entities is not None and not scan.vetoed(topic):
+            if events is None:
+                pairs = {name: (scan.folded[name], scan.originals()[name]) for name in FIELDS}
+                events = {e.kind: e for e in find_events(pairs, entities)}
+            if topic.event in events:
+                match = _with_event(topic, match, events[topic.event])
+        if match is not None:
+            out.append(match)
+    return tuple(out)
