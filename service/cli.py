@@ -7,14 +7,14 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from service import app, logs, opml
 from service import settings as config
-from service.deliver.blocks import console_text, fallback_text, render
+from service.deliver.blocks import console_text, explain, fallback_text, render
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("url")
     pre.add_argument("--json", action="store_true", help="print the Slack Block Kit payload instead of text")
     pre.add_argument("--lang", help="write the brief in this language (en, ko, ja, ...; needs an LLM)")
+    topics = sub.add_parser("topics", help="tune topics: replay stored items through the current rules")
+    topics_sub = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+    replay = topics_sub.add_parser("test", help="print what TOPIC would have alerted on the stored history")
+    replay.add_argument("topic", help="a topic id from topics.yaml")
+    replay.add_argument("--since", default="7d", help="how far back to replay (e.g. 24h, 7d; default 7d)")
     sub.add_parser("status", help="show the outbox: pending, sent and failed alerts")
     sub.add_parser("health", help="exit 0 if the daemon's delivery job ran recently (Docker HEALTHCHECK)")
     return p
@@ -198,6 +203,30 @@ def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
+    """`topics test TOPIC`: the stored items of the window, matched against the current rules."""
+    topic = next((t for t in settings.topics if t.id == args.topic), None)
+    if topic is None:
+        raise ConfigError(f"unknown topic {args.topic!r} (known: {', '.join(t.id for t in settings.topics)})")
+    try:
+        since = app.utc_now() - timedelta(seconds=config.parse_duration(args.since))
+    except ValueError as e:
+        raise NewsalertError(f"--since: {e}") from e
+    with app.context(settings) as ctx:
+        items = ctx.store.items_since(since)
+    hits = 0
+    for item in items:
+        match = next(iter(detect([topic], Document(item.title, item.summary, item.content), settings.entities)), None)
+        if match is None:
+            continue
+        hits += 1
+        when = item.published.strftime("%Y-%m-%d %H:%M") if item.published else "undated"
+        print(f"{when}  {match.score:>4g}  {item.source[:24]:<24}  {item.title[:90]}")
+        print(f"{'':>24}{explain(match)}  {item.url}")
+    print(f"\n{args.topic}: {hits} of {len(items)} items stored since {since:%Y-%m-%d %H:%M} UTC would have alerted")
+    return 0
+
+
 def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
     with app.context(settings) as ctx:
         counts = ctx.store.outbox_counts()
@@ -219,6 +248,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "detect": cmd_detect,
     "preview": cmd_preview,
+    "topics": cmd_topics,
     "status": cmd_status,
     "health": cmd_health,
 }

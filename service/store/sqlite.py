@@ -287,6 +287,12 @@ class Store:
                 return False
         return True
 
+    def items_since(self, since: datetime) -> list[Item]:
+        """Every stored item first seen since `since`, oldest first (for replaying topics)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM items WHERE seen_at >= ? ORDER BY id", (_iso(since),)).fetchall()
+        return [self._item(r) for r in rows]
+
     def item_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])

@@ -183,3 +183,25 @@ def test_debug_logs_keep_webhook_url_and_token_secret(
         assert "secretwebhookpart" not in done.stderr and FakeSlack.TOKEN not in done.stderr
         assert "[redacted]" in done.stderr
     assert len(slack.messages) == 2
+
+
+def test_topics_test_replays_the_stored_history(
+    make_config: Callable[..., Path], site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.pages["/lab.xml"] = Page(
+        rss(
+            [
+                ("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/a.html", ago(NOW, 1)),
+                ("Our favourite hiking trails", f"{site.url}/h.html", ago(NOW, 2)),
+            ]
+        )
+    )
+    cfg = make_config(f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n", "article_fetch: false\n")
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "topics", "test", "funding", "--since", "7d"]) == 0
+    out = capsys.readouterr().out
+    assert "Anthropic raises $13 billion" in out and "hiking" not in out
+    assert "funding: 1 of 2 items stored since" in out
+    assert main(["--config", str(cfg), "topics", "test", "fundng"]) == 2
+    assert "unknown topic 'fundng'" in capsys.readouterr().err
