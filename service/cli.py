@@ -18,8 +18,7 @@ from service.deliver.blocks import console_text, explain, fallback_text, render
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
-from service.pipeline import analyze, fetch_article
-from service.route import build_alerts
+from service.pipeline import alerts_for, analyze, fetch_article
 
 EPILOG = "Configuration is read from --config (default: $NEWSALERT_CONFIG or ./config)."
 
@@ -189,12 +188,12 @@ def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
             content=article.text,
             published=article.published,
         )
-        item, matches, brief = analyze(ctx, source, item)
+        item, matches, body = analyze(ctx, source, item)
+        alerts = alerts_for(ctx, source, item, matches, body)
     if not matches:
         print(f"no topic matches: {article.title}\n(the daemon would not alert on this article)")
         return 0
-    slack = settings.slack
-    for alert in build_alerts(item, matches, brief, slack.routes, slack.default_channel):
+    for alert in alerts:
         if args.json:
             payload = {"channel": alert.channel, "text": fallback_text(alert), "blocks": render(alert)}
             print(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -25,8 +25,8 @@ from service.detect import Document, detect, may_match
 from service.errors import ExtractError, FetchError, HTTPStatusError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
-from service.models import Article, Brief, FetchResult, Item, Match, Source, SourceState
-from service.route import build_alerts
+from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
+from service.route import build_alerts, channels_for
 from service.settings import Settings
 from service.sources.feed import ttl_seconds
 from service.store import Store
@@ -134,10 +134,9 @@ def _track_health(ctx: Context, source: Source, before: SourceState, report: Sou
         ctx.store.set_health(source.name, to, health.notice(source, to, before, report.error, channel, now), now)
 
 
-def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], Brief | None]:
-    """Detect topics (fetching the article when the feed text may match) and brief a match.
-
-    Only matching items are summarized: with an LLM configured, that is what bounds its cost."""
+def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match, ...], str]:
+    """Detect topics, fetching the article when the feed text may match; also return the text
+    to summarize (the article's, else the feed's)."""
     topics = ctx.settings.topics
     doc = Document(item.title, item.summary, item.content)
     article = None
@@ -148,21 +147,38 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
         item = replace(item, published=item.published or article.published, canonical_url=key)
     matches = detect(topics, doc, ctx.settings.entities)
-    if not matches:
-        return item, matches, None
     body = article.text if article is not None else (item.content or item.summary)
-    return item, matches, ctx.summarizer.write(item.title, source.name, body, ctx.settings.language)
+    return item, matches, body
+
+
+def briefs_for(ctx: Context, source: Source, item: Item, body: str, channels: Sequence[str]) -> dict[str, Brief]:
+    """One brief per channel, in the channel's language (a route's `language`, else the team's).
+
+    Only matching items get here: with an LLM configured, that is what bounds its cost; a second
+    language costs one more call, the same language for several channels none."""
+    slack, by_language = ctx.settings.slack, {}
+    for channel in channels:
+        language = slack.languages.get(channel, ctx.settings.language)
+        if language not in by_language:
+            by_language[language] = ctx.summarizer.write(item.title, source.name, body, language)
+    return {c: by_language[slack.languages.get(c, ctx.settings.language)] for c in channels}
 
 
 def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
     linked_as = item.canonical_url
-    item, matches, brief = analyze(ctx, source, item)
+    item, matches, body = analyze(ctx, source, item)
     if item.canonical_url != linked_as and not ctx.store.adopt_canonical(item_id, item.canonical_url):
         log.info("duplicate source=%r url=%s canonical=%s", source.name, item.url, item.canonical_url)
         return 0
+    return ctx.store.finish_item(item_id, matches, alerts_for(ctx, source, item, matches, body), ctx.clock())
+
+
+def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match], body: str) -> list[Alert]:
+    if not matches:
+        return []
     slack = ctx.settings.slack
-    alerts = build_alerts(item, matches, brief, slack.routes, slack.default_channel) if matches else []
-    return ctx.store.finish_item(item_id, matches, alerts, ctx.clock())
+    briefs = briefs_for(ctx, source, item, body, channels_for(matches, slack.routes, slack.default_channel))
+    return build_alerts(item, matches, briefs, slack.routes, slack.default_channel)
 
 
 def fetch_article(ctx: Context, url: str) -> Article | None:

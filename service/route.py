@@ -24,8 +24,10 @@ def alert_key(item: Item, channel: str) -> str:
 
 
 def build_alerts(
-    item: Item, matches: Sequence[Match], brief: Brief | None, routes: Mapping[str, str], default: str
+    item: Item, matches: Sequence[Match], briefs: Mapping[str, Brief] | None, routes: Mapping[str, str], default: str
 ) -> list[Alert]:
+    """One alert per channel the matches route to, each with that channel's brief (if any)."""
+    briefs = briefs or {}
     return [
         Alert(
             key=alert_key(item, channel),
@@ -35,8 +37,8 @@ def build_alerts(
             url=item.url,
             published=item.published,
             matches=tuple(matches),
-            summary=brief.key_points if brief else (),
-            brief=brief,
+            summary=briefs[channel].key_points if channel in briefs else (),
+            brief=briefs.get(channel),
         )
         for channel in channels_for(matches, routes, default)
     ]

@@ -9,6 +9,7 @@ Untrusted YAML goes through pydantic; every error names its place, e.g.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -26,6 +27,9 @@ from service.models import HtmlSelectors, JsonMapping, Source
 from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
 
 DEFAULT_USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert; self-hosted news alerts)"
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -122,12 +126,35 @@ class _Fetch(_Strict):
     per_host: int = Field(2, ge=1, le=16)
     per_host_spacing: float = Field(0.2, ge=0, le=60)
     user_agent: str = DEFAULT_USER_AGENT
+    allow_private_hosts: tuple[str, ...] = ()
+
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _hosts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_private_host(entry) for entry in v)
+
+
+def _private_host(entry: str) -> str:
+    """An `allow_private_hosts` entry: a host name, an IP address or a CIDR block (`10.0.0.0/8`)."""
+    entry = entry.strip().lower()
+    try:
+        return str(ipaddress.ip_network(entry, strict=False))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(entry):
+        raise ValueError(f"not a host name, IP address or CIDR block: {entry!r}")
+    return entry.rstrip(".")
+
+
+class _Route(_Strict):
+    channel: str
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
 
 
 class _Slack(_Strict):
     default_channel: str = "#ai-news"
     ops_channel: str = "#newsalert-ops"
-    routes: dict[str, str] = {}
+    routes: dict[str, str | _Route] = {}
     api_url: str = "https://slack.com/api/"
 
     _check_url = field_validator("api_url")(_http_url)
@@ -204,6 +231,8 @@ class FetchSettings:
     per_host: int = 2
     per_host_spacing: float = 0.2
     user_agent: str = DEFAULT_USER_AGENT
+    # Host names, IPs and CIDR blocks the address guard lets through although they are private.
+    allow_private_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +240,7 @@ class SlackSettings:
     default_channel: str = "#ai-news"
     ops_channel: str = "#newsalert-ops"
     routes: Mapping[str, str] = field(default_factory=dict)
+    languages: Mapping[str, str] = field(default_factory=dict)  # channel -> brief language
     api_url: str = "https://slack.com/api/"
     bot_token: str | None = None
     webhook_url: str | None = None
@@ -376,7 +406,10 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         slack=SlackSettings(
             default_channel=main.slack.default_channel,
             ops_channel=main.slack.ops_channel,
-            routes=dict(main.slack.routes),
+            routes={t: r if isinstance(r, str) else r.channel for t, r in main.slack.routes.items()},
+            languages={
+                r.channel: r.language for r in main.slack.routes.values() if isinstance(r, _Route) and r.language
+            },
             api_url=env.get("SLACK_API_URL") or main.slack.api_url,
             bot_token=_secret(env, "SLACK_BOT_TOKEN"),
             webhook_url=_secret(env, "SLACK_WEBHOOK_URL"),
