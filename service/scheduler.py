@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service.models import Source
 from service.pipeline import Context, SourceReport, deliver, poll_source
+from service.store.llm_cache import LLMCache
 
 log = logging.getLogger("newsalert.scheduler")
 
@@ -42,6 +43,15 @@ def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -
         log.exception("internal error in delivery")
     if heartbeat is not None:
         heartbeat()
+
+
+def housekeeping(ctx: Context) -> None:
+    """Daily: forget cached LLM briefs older than a month (a story is not briefed again after that)."""
+    try:
+        removed = LLMCache(ctx.store).prune(ctx.clock() - timedelta(days=30))
+        log.info("housekeeping llm_cache_removed=%d", removed)
+    except Exception:
+        log.exception("internal error in housekeeping")
 
 
 def _first_run(ctx: Context, source: Source, now: datetime) -> datetime:
@@ -75,6 +85,7 @@ def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> Backgrou
         else:
             first = _first_run(ctx, source, now)
             scheduler.add_job(poll_and_reschedule, "date", run_date=first, args=[source], id=source.name)
+    scheduler.add_job(housekeeping, IntervalTrigger(hours=24), args=[ctx], id="housekeeping", next_run_time=now)
     scheduler.add_job(
         guarded_deliver,
         IntervalTrigger(seconds=settings.delivery_interval),
