@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
 from service.detect import CompiledTopic, Document, detect
 from service.detect.rules import fold
-from service.settings import load_topics
+from service.settings import load_entities, load_topics
+
+ENTITIES = load_entities(Path(__file__).resolve().parents[1] / "config" / "entities.yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "eval" / "topics_labels.jsonl"
@@ -89,7 +91,7 @@ def evaluate(topics: tuple[CompiledTopic, ...], labeled: Iterable[tuple[dict[str
     tallies = {t.id: Tally() for t in topics}
     for item, gold in labeled:
         doc = _document(item)
-        found = {m.topic: m for m in detect(topics, doc)}
+        found = {m.topic: m for m in detect(topics, doc, ENTITIES)}
         for topic in topics:
             tally = tallies[topic.id]
             if topic.id in found and topic.id in gold:
@@ -115,7 +117,7 @@ def _print_errors(tallies: dict[str, Tally]) -> None:
 def _check_headlines(topics: tuple[CompiledTopic, ...]) -> None:
     print("\nheadlines:")
     for headline, must, may in HEADLINES:
-        got = {m.topic for m in detect(topics, Document(headline))}
+        got = {m.topic for m in detect(topics, Document(headline), ENTITIES)}
         missing, extra = must - got, got - must - may
         verdict = "ok" if not missing and not extra else "MISS"
         detail = "".join([f" missing {sorted(missing)}" if missing else "", f" extra {sorted(extra)}" if extra else ""])
@@ -127,7 +129,7 @@ def main(argv: list[str]) -> None:
     if not stream_path.exists():
         print(f"skipped: no stream at {stream_path}")
         return
-    topics = load_topics(Path(argv[0]) if argv else ROOT / "config" / "topics.yaml")
+    topics = load_topics(Path(argv[0]) if argv else ROOT / "config" / "topics.yaml", ENTITIES)
     stream = {item["id"]: item for item in _load_jsonl(stream_path)}
     labels = _load_jsonl(LABELS)
     labeled = [(stream[row["id"]], set(row["topics"])) for row in labels if row["id"] in stream]

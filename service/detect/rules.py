@@ -71,7 +71,8 @@ class CompiledTopic:
     rules: tuple[Rule, ...]
     exclude: re.Pattern[str] | None
     min_score: float
-    event: str | None = None  # an event kind that also makes this topic match (see events.py)
+    event: str | None = None  # an event kind that explains this topic's matches (see match.py)
+    event_alone: bool = False  # the event matches the topic even when no rule does
 
 
 def _edge(ch: str) -> bool:
@@ -216,6 +217,7 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
         exclude=exclude,
         min_score=float(raw.get("min_score", 1.0)),
         event=event,
+        event_alone=bool(raw.get("event_alone", False)),
     )
 
 

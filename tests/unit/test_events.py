@@ -54,6 +54,8 @@ def test_events(title: str, expected: list[str]) -> None:
 
 def test_event_lets_a_topic_match_and_explains_it() -> None:
     topics_yaml = {"id": "partnership", "rules": [{"any": ["/never-matches-xyz/"]}], "event": "partnership"}
+    assert detect(compile_topics([topics_yaml], {}), Document("Microsoft and OpenAI sign a cloud deal"), ENTITIES) == ()
+    topics_yaml["event_alone"] = True
     (m,) = detect(compile_topics([topics_yaml], {}), Document("Microsoft and OpenAI sign a cloud deal"), ENTITIES)
     assert m.event == "partnership: Microsoft + OpenAI" and m.score == 2.0
     assert m.evidence == "Microsoft and OpenAI sign a cloud deal"
