@@ -96,7 +96,7 @@ def child(n: int, port: int) -> None:
     (cfg / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
     (cfg / "settings.yaml").write_text(
         f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfirst_poll_window: 100000d\n"
-        f"fetch: {{workers: {WORKERS}, per_host: 2, per_host_spacing: 0}}\n"
+        f"fetch: {{workers: {WORKERS}, per_host: 2, per_host_spacing: 0, allow_private_hosts: [127.0.0.0/8]}}\n"
     )
     outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port)))
     (tmp / "bench.opml").write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')

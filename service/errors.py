@@ -5,7 +5,8 @@ NewsalertError
 ├── SourceError              one source failed this cycle; recorded on the source, others go on
 │   ├── FetchError           transport failure, timeout, deadline, redirect loop
 │   │   ├── HTTPStatusError  a non-2xx, non-304 answer (carries the status and Retry-After)
-│   │   └── TooLargeError    the body passed the size cap (counted after decompression)
+│   │   ├── TooLargeError    the body passed the size cap (counted after decompression)
+│   │   └── BlockedAddressError  not http(s), or the host is (or resolves to) a refused address
 │   └── ParseError           the body is not a feed / page / JSON document we can read
 ├── ExtractError             an article page could not be fetched or read (the feed text is used)
 └── DeliveryError            a post to Slack failed
@@ -44,6 +45,10 @@ class HTTPStatusError(FetchError):
 
 class TooLargeError(FetchError):
     pass
+
+
+class BlockedAddressError(FetchError):
+    """The URL is not http(s), or its host is (or resolves to) an address the guard refuses."""
 
 
 class ParseError(SourceError):

@@ -42,9 +42,13 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
         cfg.mkdir(exist_ok=True)
         (cfg / "sources.yaml").write_text(textwrap.dedent(sources), "utf-8")
         merged = yaml.safe_load((REPO / "config" / "settings.yaml").read_text("utf-8"))
-        # Every test site is one host: no spacing between its requests keeps the tests quick.
-        merged.update(store=str(tmp_path / "store.db"), jitter=0, fetch={"per_host_spacing": 0})
-        merged.update(yaml.safe_load(textwrap.dedent(settings)) or {})
+        merged.update(store=str(tmp_path / "store.db"), jitter=0)
+        # Every test site is one host: no spacing between its requests keeps the tests quick. The
+        # sites, their articles and the fake Slack are on loopback, which the address guard refuses
+        # unless it is allowed.
+        fetch = {**merged.get("fetch", {}), "per_host_spacing": 0, "allow_private_hosts": ["127.0.0.0/8"]}
+        override = yaml.safe_load(textwrap.dedent(settings)) or {}
+        merged.update(override, fetch={**fetch, **override.get("fetch", {})})
         (cfg / "settings.yaml").write_text(yaml.safe_dump(merged), "utf-8")
         shipped = (REPO / "config" / "topics.yaml").read_text("utf-8")
         (cfg / "topics.yaml").write_text(textwrap.dedent(topics) if topics else shipped, "utf-8")

@@ -1,15 +1,19 @@
 """The one HTTP client of newsalert, and the policy every request follows.
 
-- Timeouts: connect and per-read timeouts from httpx, plus an overall deadline per request that we
-  enforce while streaming (httpx's timeouts are per read, so a server dripping a byte at a time
-  would otherwise hold a worker indefinitely).
-- Size: the body is counted as it is decoded, so the cap applies to decompressed bytes.
+- Addresses: only http(s), and only to public addresses unless `allow_private_hosts` says
+  otherwise, judged on the resolved IP at connect time for every hop (transport.py, addresses.py).
+- Timeouts: connect and per-read timeouts from httpx, plus an overall deadline per request that
+  bounds every connect, read and write (httpx's timeouts are per read, so a server dripping a byte
+  at a time would otherwise hold a worker indefinitely).
+- Size: the body is decoded here in bounded pieces and counted as it is, so the cap applies to
+  decompressed bytes and a compression bomb is stopped before it inflates (decoding.py).
 - Conditional GET (RFC 9110 section 13): `If-None-Match` / `If-Modified-Since` from the last
   answer; a 304 comes back as a FetchResult with an empty body and the caller skips parsing.
 - Redirects: followed up to a limit. An honest User-Agent names the project.
 - Politeness: at most `per_host` requests in flight per host, their starts spread by
   `per_host_spacing` seconds (see politeness.py); the worker pool is the global limit.
-Every httpx exception is translated here into `FetchError` and its subclasses.
+Every httpx exception, and the transport's own, is translated here into `FetchError` and its
+subclasses (`BlockedAddressError` for a refused address).
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from datetime import UTC
 
 import httpx
 
-from service.errors import FetchError, HTTPStatusError, TooLargeError
+from service.errors import BlockedAddressError, FetchError, HTTPStatusError, TooLargeError
+from service.fetch.addresses import AddressPolicy
+from service.fetch.decoding import ACCEPT_ENCODING, DecodingError, decoded
 from service.fetch.politeness import HostLimiter
+from service.fetch.transport import AddressRefused, DeadlineExceeded, GuardedTransport, deadline
 from service.models import FetchResult
 from service.settings import FetchSettings
 
@@ -58,18 +65,35 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+def _require_http(url: str) -> None:
+    """Only http(s) URLs are fetched (the transport checks every redirect hop again)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise FetchError(url, f"invalid URL: {e}") from e
+    if parsed.scheme not in ("http", "https"):
+        raise BlockedAddressError(url, "blocked: not an http(s) URL")
+    if not parsed.host:
+        raise FetchError(url, "invalid URL: no host")
+
+
 class Fetcher:
-    """Wraps one `httpx.Client` (thread-safe, shared by all workers) with newsalert's policy."""
+    """Wraps one `httpx.Client` (thread-safe, shared by all workers) with newsalert's policy.
+
+    `transport` is a test seam (`httpx.MockTransport`); without it every connection goes through
+    the guarded transport.
+    """
 
     def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
+        limits = httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers)
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=True,
             max_redirects=settings.max_redirects,
-            headers={"User-Agent": settings.user_agent},
-            limits=httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers),
-            transport=transport,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            transport=transport or GuardedTransport(AddressPolicy.allowing(settings.allow_private_hosts), limits),
+            trust_env=False,  # no environment proxies: they would connect past the address guard
         )
         self.hosts = HostLimiter(settings.per_host, settings.per_host_spacing)
 
@@ -84,16 +108,24 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        _require_http(url)
         try:
             with self.hosts.slot(url):
                 started = time.monotonic()
-                with self.client.stream("GET", url, headers=headers) as response:
+                with (
+                    deadline(started + self.settings.deadline),
+                    self.client.stream("GET", url, headers=headers) as response,
+                ):
                     return self._read(url, response, started)
+        except AddressRefused as e:
+            raise BlockedAddressError(url, str(e)) from e
+        except DeadlineExceeded as e:
+            raise FetchError(url, f"deadline of {self.settings.deadline:g}s passed") from e
         except httpx.TooManyRedirects as e:
             raise FetchError(url, f"more than {self.settings.max_redirects} redirects") from e
         except httpx.TimeoutException as e:
             raise FetchError(url, f"timed out ({type(e).__name__})") from e
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise FetchError(url, f"{type(e).__name__}: {e}") from e
 
     def _read(self, url: str, response: httpx.Response, started: float) -> FetchResult:
@@ -114,16 +146,18 @@ class Fetcher:
 
     def _body(self, url: str, response: httpx.Response, started: float) -> bytes:
         cap = self.settings.max_bytes
+        encoding = response.headers.get("Content-Encoding", "")
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap and not response.headers.get("Content-Encoding"):
+        if declared.isdigit() and int(declared) > cap and not encoding:
             raise TooLargeError(url, f"body of {declared} bytes is over the {cap}-byte cap")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise TooLargeError(url, f"body passed the {cap}-byte cap (after decompression)")
-            if time.monotonic() - started > self.settings.deadline:
-                raise FetchError(url, f"deadline of {self.settings.deadline:g}s passed while reading")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = bytearray()
+        try:
+            for piece in decoded(response.iter_raw(), encoding):
+                if len(body) + len(piece) > cap:
+                    raise TooLargeError(url, f"body passed the {cap}-byte cap (after decompression)")
+                if time.monotonic() - started > self.settings.deadline:
+                    raise FetchError(url, f"deadline of {self.settings.deadline:g}s passed while reading")
+                body += piece
+        except DecodingError as e:
+            raise FetchError(url, f"could not decompress the body ({encoding}): {e}") from e
+        return bytes(body)

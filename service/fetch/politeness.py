@@ -16,8 +16,11 @@ from urllib.parse import urlsplit
 
 
 def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:  # "http://[bad/", a port past 65535: httpx will refuse the URL itself
+        return url.lower()
 
 
 class HostLimiter:
