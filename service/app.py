@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time
@@ -11,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -18,7 +21,10 @@ from service import scheduler as jobs
 from service.deliver.base import Deliverer
 from service.deliver.console import ConsoleDeliverer
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
+from service.errors import NewsalertError
 from service.fetch import Fetcher
+from service.fetch.addresses import AddressPolicy
+from service.fetch.transport import GuardedTransport
 from service.pipeline import Context, SourceReport, deliver, run_cycle
 
 __all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
@@ -26,7 +32,7 @@ from service.settings import Settings
 from service.store import Store
 from service.store.llm_cache import LLMCache
 from service.summarize.brief import ExtractiveWriter, Summarizer
-from service.summarize.llm import BriefWriter
+from service.summarize.llm import BriefWriter, LLMClient
 
 log = logging.getLogger("newsalert")
 
@@ -46,9 +52,15 @@ def make_deliverer(settings: Settings) -> Deliverer:
 
 def make_summarizer(settings: Settings, store: Store) -> Summarizer:
     """The LLM brief writer (with its SQLite cache and budget) when configured, else the embedded one."""
-    if settings.llm is None:
+    llm = settings.llm
+    if llm is None:
         return ExtractiveWriter(settings.summary_sentences)
-    return BriefWriter(settings.llm, LLMCache(store), max_sentences=settings.summary_sentences)
+    # The same address guard as for feeds: a private or loopback endpoint only when declared `local`.
+    host = urlsplit(llm.base_url).hostname or ""
+    policy = AddressPolicy.allowing([host] if llm.local else [])
+    transport = GuardedTransport(policy, httpx.Limits(max_connections=max(1, llm.concurrency) * 2))
+    client = LLMClient(llm, transport)
+    return BriefWriter(llm, LLMCache(store), client=client, max_sentences=settings.summary_sentences)
 
 
 @contextmanager
@@ -74,16 +86,52 @@ def heartbeat_path(settings: Settings) -> Path:
     return settings.store_path.with_name(settings.store_path.name + ".heartbeat")
 
 
+def lock_path(settings: Settings) -> Path:
+    return settings.store_path.with_name(settings.store_path.name + ".lock")
+
+
+@contextmanager
+def store_lock(settings: Settings) -> Iterator[None]:
+    """Hold the store's exclusive lock (`<store>.lock`, flock) or refuse with the holder's pid.
+
+    Two daemons on one store would poll twice and post every alert twice: the outbox's
+    effectively-once delivery assumes one delivery run per store. The kernel drops the lock when
+    the process ends however it ends, so a killed daemon never leaves a stale lock behind."""
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise NewsalertError(
+                f"another newsalert (pid {holder}) is already running on {settings.store_path}; "
+                f"stop it first (lock: {path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_once(ctx: Context) -> list[SourceReport]:
-    """One cycle of every source, then deliver everything that is due."""
-    reports = run_cycle(ctx, ctx.settings.sources)
-    report = deliver(ctx)
+    """One cycle of every source, then deliver everything that is due (under the store's lock)."""
+    with store_lock(ctx.settings):
+        reports = run_cycle(ctx, ctx.settings.sources)
+        report = deliver(ctx)
     log.info("cycle done sources=%d alerts_sent=%d deferred=%d", len(reports), report.sent, report.deferred)
     return reports
 
 
 def run_daemon(ctx: Context) -> None:
     """Poll on schedule until SIGTERM or SIGINT, then finish running jobs and stop cleanly."""
+    with store_lock(ctx.settings):
+        _run_scheduler(ctx)
+
+
+def _run_scheduler(ctx: Context) -> None:
     beat = heartbeat_path(ctx.settings)
     scheduler = jobs.build(ctx, heartbeat=lambda: beat.touch())
     stop = threading.Event()

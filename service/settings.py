@@ -173,6 +173,7 @@ class _LLM(_Strict):
     max_attempts: int = Field(3, ge=1, le=10)
     json_mode: bool = True
     token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    local: bool = False
 
     @field_validator("base_url")
     @classmethod

@@ -35,8 +35,10 @@ from service.fetch.addresses import AddressPolicy
 _DEADLINE: ContextVar[float | None] = ContextVar("newsalert_fetch_deadline", default=None)
 
 
-class AddressRefused(Exception):
-    """Raised below httpx when the guard refuses a connection; the fetcher translates it."""
+class AddressRefused(httpx.ConnectError):
+    """Raised below httpx when the guard refuses a connection; the fetcher translates it.
+
+    A ConnectError, so a client that knows nothing of the guard (the LLM's) sees a failed connection."""
 
 
 class DeadlineExceeded(Exception):

@@ -104,6 +104,7 @@ class LLMConfig:
     json_mode: bool = True  # OpenAI's response_format json_object; off for servers that reject it (LM Studio)
     # OpenAI's reasoning models (o-series, gpt-5) want max_completion_tokens; most other servers max_tokens.
     token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    local: bool = False  # the endpoint is on this machine or network on purpose (Ollama): the address guard lets it be
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:

@@ -35,7 +35,7 @@ def _run(site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., 
     site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
     cfg = make_config(
         f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
-        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3}}\n"
+        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: true}}\n"
         "slack: {routes: {agi: '#ai-agi'}, default_channel: '#ai-news'}\n",
     )
     env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, env_key: KEY}
@@ -76,7 +76,7 @@ def test_a_route_can_ask_for_its_own_language(
     site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
     cfg = make_config(
         f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
-        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3}}\n"
+        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: true}}\n"
         "slack: {routes: {agi: '#ai-agi', partnership: {channel: '#deals-en', language: en}}}\n",
     )
     env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, "OPENAI_API_KEY": KEY}
@@ -85,3 +85,20 @@ def test_a_route_can_ask_for_its_own_language(
     headers = {m["channel"]: m["blocks"][0]["text"]["text"] for m in slack.messages}
     assert headers["#ai-agi"].startswith("마이크로소프트") and headers["#deals-en"].startswith("Microsoft may now")
     assert len(llm.requests) == 2  # one brief per language
+
+
+def test_a_private_llm_endpoint_needs_local_true(
+    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
+) -> None:
+    llm.say(brief_json("ko"))
+    site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
+    site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
+    cfg = make_config(
+        f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
+        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3}}\n",
+    )
+    env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, "OPENAI_API_KEY": KEY}
+    with app.context(config.load(cfg, env=env)) as ctx:
+        app.run_once(ctx)
+    assert llm.requests == []  # the guard refused the loopback endpoint: no key left the process
+    assert slack.messages and "summary: extractive, LLM unavailable" in str(slack.messages[0]["blocks"])
