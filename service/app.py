@@ -70,7 +70,7 @@ def context(
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Iterator[Context]:
-    store = Store(settings.store_path)
+    store = Store(settings.store_path, max_pending=settings.outbox_max_pending)
     fetcher = Fetcher(settings.fetch, transport)
     summarizer = make_summarizer(settings, store)
     try:

@@ -227,11 +227,18 @@ def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
+    now = app.utc_now()
     with app.context(settings) as ctx:
         counts = ctx.store.outbox_counts()
         items = ctx.store.item_count()
+        oldest = ctx.store.outbox_oldest_pending()
     print(f"items stored: {items}")
     print("outbox: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "sent", "failed")))
+    if oldest is not None:
+        age = _span((now - oldest).total_seconds())
+        print(
+            f"oldest pending: queued {age} ago, {oldest:%Y-%m-%d %H:%M} UTC (holds at most {settings.outbox_max_pending})"
+        )
     return 0
 
 

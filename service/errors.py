@@ -9,9 +9,11 @@ NewsalertError
 │   │   └── BlockedAddressError  not http(s), or the host is (or resolves to) a refused address
 │   └── ParseError           the body is not a feed / page / JSON document we can read
 ├── ExtractError             an article page could not be fetched or read (the feed text is used)
+├── OutboxFull               too many undelivered alerts: new items wait, pending, until Slack drains
 └── DeliveryError            a post to Slack failed
     ├── RetryableDelivery    rate limit, 5xx, connection: try again later (after `retry_after`)
-    └── PermanentDelivery    bad channel or token: retrying will not help
+    └── PermanentDelivery    bad blocks even after repair: retrying will not help
+        └── RouteFailure     a channel or token that fails every post until someone fixes it
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class ExtractError(NewsalertError):
     pass
 
 
+class OutboxFull(NewsalertError):
+    """The outbox holds `max_pending` undelivered alerts: the item is left pending, nothing is lost."""
+
+
 class DeliveryError(NewsalertError):
     pass
 
@@ -71,3 +77,11 @@ class RetryableDelivery(DeliveryError):
 
 class PermanentDelivery(DeliveryError):
     pass
+
+
+class RouteFailure(PermanentDelivery):
+    """Every post to `channel` will fail until someone fixes it (None: every channel of the target)."""
+
+    def __init__(self, reason: str, channel: str | None) -> None:
+        super().__init__(reason)
+        self.channel = channel

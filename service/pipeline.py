@@ -22,7 +22,7 @@ from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
 from service.detect import Document, detect, may_match
-from service.errors import ExtractError, FetchError, HTTPStatusError, SourceError
+from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
@@ -67,6 +67,11 @@ def poll_source(ctx: Context, source: Source) -> SourceReport:
     state = ctx.store.source_state(source.name)
     try:
         report = _poll(ctx, source, state, now)
+    except OutboxFull as e:
+        # Not the source's fault: its items stay pending (and its validators unrecorded), so the
+        # next poll processes them again once Slack has drained the queue.
+        log.error("source=%r held back: %s", source.name, e)
+        return SourceReport(source.name, "held", error=str(e))
     except SourceError as e:
         retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
         obs = Observation(ok=False, consecutive_errors=state.consecutive_errors + 1, retry_after=retry_after)
@@ -215,4 +220,4 @@ def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
 
 
 def deliver(ctx: Context) -> DeliveryReport:
-    return deliver_due(ctx.store, ctx.deliverer, ctx.clock())
+    return deliver_due(ctx.store, ctx.deliverer, ctx.clock(), ops_channel=ctx.settings.slack.ops_channel)

@@ -197,6 +197,7 @@ class _Main(_Strict):
     summary_sentences: int = Field(3, ge=1, le=6)
     article_fetch: bool = True
     health_threshold: int = Field(3, ge=1)
+    outbox_max_pending: int = Field(10_000, ge=10)
     language: str = Field("en", pattern=r"^[a-z]{2,3}$")
     llm: _LLM = Field(default_factory=_LLM)
     fetch: _Fetch = Field(default_factory=_Fetch)
@@ -267,6 +268,7 @@ class Settings:
     summary_sentences: int = 3
     article_fetch: bool = True
     health_threshold: int = 3
+    outbox_max_pending: int = 10_000
     language: str = "en"  # the team's language: LLM briefs are written in it
     llm: LLMConfig | None = None  # None: the embedded extractive summary only
 
@@ -421,6 +423,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         summary_sentences=main.summary_sentences,
         article_fetch=main.article_fetch,
         health_threshold=main.health_threshold,
+        outbox_max_pending=main.outbox_max_pending,
         language=main.language,
         llm=_llm(main.llm, env),
     )

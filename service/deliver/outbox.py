@@ -1,25 +1,75 @@
-"""Drain the outbox: post due alerts in order, mark each sent, or schedule its retry.
+"""Drain the outbox: post due alerts in order, effectively once, and settle each one.
 
-Delivery is at-least-once: an alert is marked sent only after Slack accepted it. A retryable
-failure (rate limit, 5xx, network) stops this run so that later alerts never overtake earlier
-ones; the alert waits for Slack's Retry-After or an exponential backoff capped at an hour, and
-is retried for as long as it takes. A permanent failure (bad channel or token) marks it `failed`
-with the reason, visible in `newsalert status`, and delivery goes on with the next alert.
+Order. Alerts go out in queue order. A retryable failure (rate limit, 5xx, network) stops the run,
+so later alerts never overtake earlier ones; the alert waits for Slack's Retry-After or an
+exponential backoff capped at an hour, for as long as Slack is down (the queue is bounded by the
+store's `max_pending`: past it new items wait unprocessed, see `Store._enqueue`; nothing is dropped).
+
+Effectively once. Slack has no idempotency key for chat.postMessage, so each alert is marked
+`sending` (with the attempt time) and committed before it is posted, posted with its key in the
+message metadata, and marked `sent` after Slack's answer. A crash or a timeout between Slack
+accepting the post and our mark (the one window no ordering can close) leaves the attempt time
+set; before posting such an alert again, a target that can read the channel (`Reconciling`: the
+bot, through conversations.history) looks for a message carrying the key since that time, and
+if there is one the alert is marked sent without a second post. A target that cannot look (an
+incoming webhook, the console) posts again: in that window delivery stays at-least-once.
+
+Failures that retrying will not fix are settled at once, never looped on: the alert is marked
+`failed` with the reason (`newsalert status`). A broken route (`RouteFailure`: a channel that does
+not exist, excludes the bot or is archived; a revoked or wrong token) is logged as an ERROR once per
+process and route, and a broken channel is reported once to the ops channel (when `ops_channel`
+is given and is another channel; a broken token would break that post too); each further alert to
+it is still tried once and recorded. One delivery run at a time per store: the daemon's lock
+(`app.store_lock`) and the scheduler's single delivery job.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from service.deliver.base import Deliverer
-from service.errors import PermanentDelivery, RetryableDelivery
-from service.store import Store
+from service.errors import PermanentDelivery, RetryableDelivery, RouteFailure
+from service.models import Alert
+from service.store import PendingAlert, Store
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF = 30.0
 MAX_BACKOFF = 3600.0
+# Messages are looked for from this long before the attempt: our clock and Slack's may disagree.
+RECONCILE_MARGIN = timedelta(minutes=10)
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """A target that can tell whether an alert already reached its channel."""
+
+    def find_posted(self, alert: Alert, since: datetime) -> str | None:
+        """The id (ts) of a message posted for `alert` since `since`, or None if there is none.
+
+        Raises RetryableDelivery when it cannot look now, PermanentDelivery when it never can."""
+        ...
+
+
+class Once:
+    """What this process already reported, so each (route, error) is told once, not per alert."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+
+    def first(self, *key: str) -> bool:
+        with self._lock:
+            new = key not in self._seen
+            self._seen.add(key)
+        return new
+
+
+REPORTED = Once()
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -36,25 +86,124 @@ class DeliveryReport:
     deferred: int = 0
 
 
-def deliver_due(store: Store, target: Deliverer, now: datetime, limit: int = 50) -> DeliveryReport:
+def deliver_due(
+    store: Store,
+    target: Deliverer,
+    now: datetime,
+    limit: int = 50,
+    ops_channel: str | None = None,
+    once: Once = REPORTED,
+) -> DeliveryReport:
     sent = failed = 0
     for pending in store.due_alerts(now, limit):
-        alert = pending.alert
         try:
-            ts = target.post(alert)
+            posted = _deliver(store, target, pending, now, once)
         except RetryableDelivery as e:
-            wait = backoff(pending.attempts + 1, e.retry_after)
-            store.mark_retry(pending.id, str(e), now + timedelta(seconds=wait))
-            log.warning(
-                "delivery deferred alert=%s channel=%s error=%r retry_in=%.0fs", pending.id, alert.channel, str(e), wait
-            )
+            _defer(store, pending, e, now)
             return DeliveryReport(sent, failed, 1)
         except PermanentDelivery as e:
             store.mark_failed(pending.id, str(e))
-            log.error("delivery failed alert=%s channel=%s error=%r (not retried)", pending.id, alert.channel, str(e))
+            _report_failure(store, pending.alert, e, now, ops_channel, once)
             failed += 1
             continue
-        store.mark_sent(pending.id, now, ts)
-        sent += 1
-        log.info("delivered alert=%s channel=%s target=%s", pending.id, alert.channel, target.name)
+        sent += posted
     return DeliveryReport(sent, failed, 0)
+
+
+def _deliver(store: Store, target: Deliverer, pending: PendingAlert, now: datetime, once: Once) -> bool:
+    """Settle one alert: True once it is in Slack (posted now, or found there)."""
+    alert = pending.alert
+    if pending.attempted_at is not None:
+        ts = _already_posted(target, pending, pending.attempted_at, once)
+        if ts is not None:
+            store.mark_sent(pending.id, now, ts)
+            log.info(
+                "alert=%s channel=%s was already posted (ts=%s): marked sent, not posted again",
+                pending.id,
+                alert.channel,
+                ts,
+            )
+            return True
+    if not store.mark_sending(pending.id, now):
+        return False  # settled meanwhile: cannot happen with one delivery run per store
+    ts = target.post(alert)
+    store.mark_sent(pending.id, now, ts)
+    log.info("delivered alert=%s channel=%s target=%s", pending.id, alert.channel, target.name)
+    return True
+
+
+def _already_posted(target: Deliverer, pending: PendingAlert, attempted_at: datetime, once: Once) -> str | None:
+    """After a crash or an unanswered post: the message's ts if it reached Slack, else None."""
+    alert = pending.alert
+    if not isinstance(target, Reconciling):
+        log.warning(
+            "alert=%s channel=%s: an earlier post may have arrived; %s cannot check, posting again",
+            pending.id,
+            alert.channel,
+            target.name,
+        )
+        return None
+    try:
+        return target.find_posted(alert, attempted_at - RECONCILE_MARGIN)
+    except PermanentDelivery as e:
+        if once.first("reconcile", alert.channel, str(e)):
+            log.warning(
+                "cannot check channel=%s for alerts already posted (%s); posting again, which may duplicate"
+                " one after a crash (reported once)",
+                alert.channel,
+                e,
+            )
+        return None
+
+
+def _defer(store: Store, pending: PendingAlert, e: RetryableDelivery, now: datetime) -> None:
+    wait = backoff(pending.attempts + 1, e.retry_after)
+    store.mark_retry(pending.id, str(e), now + timedelta(seconds=wait))
+    log.warning(
+        "delivery deferred alert=%s channel=%s error=%r retry_in=%.0fs",
+        pending.id,
+        pending.alert.channel,
+        str(e),
+        wait,
+    )
+
+
+def _report_failure(
+    store: Store, alert: Alert, e: PermanentDelivery, now: datetime, ops_channel: str | None, once: Once
+) -> None:
+    if not isinstance(e, RouteFailure):
+        log.error("delivery failed channel=%s key=%s error=%r (not retried)", alert.channel, alert.key, str(e))
+        return
+    route = e.channel or "every channel"
+    if not once.first("route", route, str(e)):
+        log.info(
+            "delivery failed channel=%s key=%s error=%r (route broken, reported above)",
+            alert.channel,
+            alert.key,
+            str(e),
+        )
+        return
+    log.error(
+        "slack route broken: %s: %s; its alerts are marked failed, not retried, until this is fixed"
+        " (logged once per process; see `newsalert status`)",
+        route,
+        e,
+    )
+    if e.channel is not None and ops_channel and e.channel != ops_channel:
+        store.enqueue_notice(route_notice(e.channel, str(e), ops_channel, now), now)
+
+
+def route_notice(channel: str, reason: str, ops_channel: str, now: datetime) -> Alert:
+    """One message to the ops channel: a channel stopped accepting alerts."""
+    key = hashlib.sha256(f"route\n{channel}\n{reason}\n{now.isoformat()}".encode()).hexdigest()[:32]
+    return Alert(
+        key=key,
+        channel=ops_channel,
+        source="newsalert",
+        title=f"Alerts to {channel} cannot be posted: {reason}",
+        url="",
+        published=now,
+        matches=(),
+        summary=("Its alerts are marked failed and not retried until this is fixed; see `newsalert status`.",),
+        kind="health",
+    )

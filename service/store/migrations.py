@@ -98,4 +98,11 @@ MIGRATIONS: tuple[str, ...] = (
         tokens INTEGER NOT NULL
     );
     """,
+    # 4: effectively-once delivery. An alert is `sending` while its post is in flight; `attempted_at`
+    # (unix time) is when the last post whose outcome we did not see began: a crash or a timeout in
+    # that window leaves it set, and the outbox looks for the message in the channel's history
+    # before posting again (service/deliver/outbox.py).
+    """
+    ALTER TABLE alerts ADD COLUMN attempted_at REAL;
+    """,
 )

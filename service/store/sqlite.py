@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from service.errors import OutboxFull
 from service.models import Alert, Brief, Item, Match, SourceState
 from service.store.migrations import MIGRATIONS
 
@@ -49,11 +50,15 @@ def alert_from_json(text: str) -> Alert:
     return Alert(**data)
 
 
+DEFAULT_MAX_PENDING = 10_000
+
+
 @dataclass(frozen=True)
 class PendingAlert:
     id: int
     attempts: int
     alert: Alert
+    attempted_at: datetime | None = None  # an earlier post may have reached Slack: look before posting
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,10 @@ class StoredItem:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.max_pending = max_pending
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
@@ -268,8 +274,12 @@ class Store:
                 added += self._enqueue(db, item_id, alert, now)
         return added
 
-    @staticmethod
-    def _enqueue(db: sqlite3.Connection, item_id: int | None, alert: Alert, now: datetime) -> int:
+    def _enqueue(self, db: sqlite3.Connection, item_id: int | None, alert: Alert, now: datetime) -> int:
+        """Add an alert unless its key is queued already. A story alert is refused with OutboxFull
+        when `max_pending` alerts wait (Slack down for days): the caller's transaction rolls back, so
+        its item stays pending and is processed again once the queue drains. Notices always go in."""
+        if item_id is not None and self._undelivered(db) >= self.max_pending:
+            raise OutboxFull(f"the outbox holds {self.max_pending} undelivered alerts (Slack unreachable?)")
         return db.execute(
             "INSERT OR IGNORE INTO alerts (key, item_id, channel, payload, next_attempt_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -298,18 +308,52 @@ class Store:
             return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
     # -- the outbox -------------------------------------------------------------------------
+    # pending -> sending (a post in flight) -> sent | failed; a retryable failure returns it to
+    # pending. `attempted_at` stays set while a post's outcome is unknown (see migration 4).
+
+    @staticmethod
+    def _undelivered(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COUNT(*) FROM alerts WHERE status IN ('pending', 'sending')").fetchone()[0])
+
+    def enqueue_notice(self, alert: Alert, now: datetime) -> bool:
+        """Queue a notice that belongs to no item (e.g. a Slack route stopped working); False if
+        its key is queued already."""
+        with self._tx() as db:
+            return bool(self._enqueue(db, None, alert, now))
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[PendingAlert]:
-        """Pending alerts in queue order, up to the first one still waiting for its retry time:
-        a deferred alert holds back those behind it, so alerts are never posted out of order."""
+        """Undelivered alerts in queue order, up to the first one still waiting for its retry time:
+        a deferred alert holds back those behind it, so alerts are never posted out of order.
+        An alert left `sending` (the process died during its post) is due like a pending one."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, attempts, payload, next_attempt_at FROM alerts WHERE status = 'pending'"
-                " ORDER BY id LIMIT ?",
+                "SELECT id, attempts, payload, next_attempt_at, attempted_at FROM alerts"
+                " WHERE status IN ('pending', 'sending') ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         due = itertools.takewhile(lambda r: r["next_attempt_at"] <= now.timestamp(), rows)
-        return [PendingAlert(r["id"], r["attempts"], alert_from_json(r["payload"])) for r in due]
+        return [
+            PendingAlert(
+                r["id"],
+                r["attempts"],
+                alert_from_json(r["payload"]),
+                None if r["attempted_at"] is None else datetime.fromtimestamp(r["attempted_at"], UTC),
+            )
+            for r in due
+        ]
+
+    def mark_sending(self, alert_id: int, now: datetime) -> bool:
+        """Record that a post starts now; committed before the post is sent. An alert left `sending`
+        by a crash is re-armed once the outbox has seen its message is not in Slack. False when the
+        alert was settled (sent or failed) meanwhile."""
+        with self._tx() as db:
+            return bool(
+                db.execute(
+                    "UPDATE alerts SET status = 'sending', attempted_at = ? WHERE id = ?"
+                    " AND status IN ('pending', 'sending')",
+                    (now.timestamp(), alert_id),
+                ).rowcount
+            )
 
     def mark_sent(self, alert_id: int, now: datetime, message_ts: str | None) -> None:
         with self._tx() as db:
@@ -319,9 +363,11 @@ class Store:
             )
 
     def mark_retry(self, alert_id: int, error: str, next_attempt: datetime) -> None:
+        """Back to pending until `next_attempt`; `attempted_at` stays: the post may have arrived."""
         with self._tx() as db:
             db.execute(
-                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                "UPDATE alerts SET status = 'pending', attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE id = ?",
                 (error[:1000], next_attempt.timestamp(), alert_id),
             )
 
@@ -333,6 +379,19 @@ class Store:
             )
 
     def outbox_counts(self) -> dict[str, int]:
+        """Alerts by state; `pending` includes those being posted right now (`sending`)."""
         with self._lock:
             rows = self._db.execute("SELECT status, COUNT(*) AS n FROM alerts GROUP BY status").fetchall()
-        return {r["status"]: r["n"] for r in rows}
+        counts: dict[str, int] = {}
+        for r in rows:
+            status = "pending" if r["status"] == "sending" else r["status"]
+            counts[status] = counts.get(status, 0) + r["n"]
+        return counts
+
+    def outbox_oldest_pending(self) -> datetime | None:
+        """When the oldest undelivered alert was queued (None if none waits): how stale the queue is."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT created_at FROM alerts WHERE status IN ('pending', 'sending') ORDER BY id LIMIT 1"
+            ).fetchone()
+        return None if row is None else _dt(row["created_at"])

@@ -205,3 +205,20 @@ def test_topics_test_replays_the_stored_history(
     assert "funding: 1 of 2 items stored since" in out
     assert main(["--config", str(cfg), "topics", "test", "fundng"]) == 2
     assert "unknown topic 'fundng'" in capsys.readouterr().err
+
+
+def test_status_shows_the_queue_and_its_age(
+    make_config: Callable[..., Path], site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.pages["/lab.xml"] = Page(
+        rss([("Anthropic raises $13 billion at $183 billion valuation", f"{site.url}/a.html", ago(NOW, 1))])
+    )
+    cfg = make_config(f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n", "article_fetch: false\n")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unreachable-slack")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api/")  # nothing listens: Slack is down
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "outbox: pending 1, sent 0, failed 0" in out
+    assert "oldest pending: queued" in out and "holds at most 10000" in out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -120,11 +123,44 @@ class SlackAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeSlack:
-    """Answers chat.postMessage as Slack does and records each accepted message.
+def _block_problem(payload: dict[str, Any]) -> str | None:
+    """What real Slack would refuse in a message: too many blocks, a section over 3,000 characters, text over 40,000."""
+    blocks = payload.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    texts = [b.get("text", {}).get("text", "") for b in blocks if isinstance(b.get("text"), dict)]
+    if len(blocks) > 50 or any(len(t) > 3000 for t in texts):
+        return "invalid_blocks"
+    if len(payload.get("text") or "") > 40000:
+        return "msg_too_long"
+    if not payload.get("text") and not blocks:
+        return "no_text"
+    return None
 
-    `fail` is a queue of answers given before the normal one (e.g. a 429 with Retry-After, a 500,
-    `{"ok": false, "error": "channel_not_found"}`). `/hooks/...` acts as an incoming webhook.
+
+def _client_gone(h: BaseHTTPRequestHandler) -> bool:
+    """The client closed its connection (a killed process): readable, with nothing left to read."""
+    readable, _, _ = select.select([h.connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return h.connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+class FakeSlack:
+    """Answers chat.postMessage, conversations.history and conversations.list as Slack does, and
+    records each accepted message (with its `ts`, its `channel_id` and any `metadata`).
+
+    `fail` is a queue of answers given before the normal one to any request (e.g. a 429 with
+    Retry-After, a 500, `{"ok": false, "error": "channel_not_found"}`). `channel_errors` makes a
+    channel refuse every post (e.g. `{"#gone": "is_archived"}`). Like Slack, posts take a channel
+    name or ID and answer with the ID; history takes only an ID. `post_delay` makes each post
+    slow both ways: it arrives after that delay (dropped if the client is gone by then, as a
+    request still on its way would be), and its answer leaves that long after the message is
+    recorded (a crash then falls between Slack's post and our mark).
+    `/hooks/...` acts as an incoming webhook.
     """
 
     TOKEN = "xoxb-test-token-123456"
@@ -133,8 +169,11 @@ class FakeSlack:
         self.messages: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, str], Any]] = []
         self.fail: list[SlackAnswer] = []
+        self.channel_errors: dict[str, str] = {}
+        self.channels: dict[str, str] = {}  # name (without '#') -> ID
+        self.post_delay = 0.0
         self.lock = threading.Lock()
-        self._ts = 1700000000
+        self._ts = time.time()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,41 +188,109 @@ class FakeSlack:
                 )
                 fake._handle(self, payload)
 
+            def do_GET(self) -> None:
+                fake._handle(self, {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
+
         self.server, self.thread = _start(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_url = self.url + "/api/"
         self.webhook_url = self.url + "/hooks/T000/B000/secretwebhookpart"
 
     def _handle(self, h: BaseHTTPRequestHandler, payload: Any) -> None:
+        slow = self.post_delay > 0 and urlsplit(h.path).path == "/api/chat.postMessage"
+        if slow:
+            time.sleep(self.post_delay)
+            if _client_gone(h):
+                return
         with self.lock:
             self.requests.append((h.path, dict(h.headers), payload))
             answer = self.fail.pop(0) if self.fail else None
             if answer is None:
                 answer = self._accept(h, payload)
+        if slow:
+            time.sleep(self.post_delay)
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body or {})
         data = body.encode()
-        h.send_response(answer.status)
-        h.send_header("Content-Type", "text/plain" if isinstance(answer.body, str) else "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        for k, v in answer.headers.items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(data)
+        # A client gone meanwhile (a killed daemon) changes nothing: the message stays posted, as on Slack.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            h.send_response(answer.status)
+            h.send_header("Content-Type", "text/plain" if isinstance(answer.body, str) else "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in answer.headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
 
     def _accept(self, h: BaseHTTPRequestHandler, payload: Any) -> SlackAnswer:
-        if h.path.startswith("/hooks/"):
+        path = urlsplit(h.path).path
+        if path.startswith("/hooks/"):
+            problem = _block_problem(payload)
+            if problem:
+                return SlackAnswer(400, problem)
             self.messages.append({"channel": "(webhook)", **payload})
             return SlackAnswer(body="ok")
-        if h.path != "/api/chat.postMessage":
+        methods = {
+            "/api/chat.postMessage": self._post,
+            "/api/conversations.history": self._history,
+            "/api/conversations.list": self._list,
+        }
+        if path not in methods:
             return SlackAnswer(body={"ok": False, "error": "unknown_method"})
         if h.headers.get("Authorization") != f"Bearer {self.TOKEN}":
             return SlackAnswer(body={"ok": False, "error": "invalid_auth"})
-        if not payload.get("channel"):
+        return methods[path](payload)
+
+    def channel_id(self, channel: str) -> str:
+        """The ID of a channel (created on first use, as if it existed)."""
+        if channel in self.channels.values():
+            return channel
+        return self.channels.setdefault(channel.lstrip("#"), f"C{len(self.channels) + 1:08d}")
+
+    def _post(self, payload: dict[str, Any]) -> SlackAnswer:
+        channel = payload.get("channel")
+        if not channel:
             return SlackAnswer(body={"ok": False, "error": "channel_not_found"})
-        self._ts += 1
-        ts = f"{self._ts}.000100"
-        self.messages.append({**payload, "ts": ts})
-        return SlackAnswer(body={"ok": True, "channel": payload["channel"], "ts": ts, "message": payload})
+        error = self.channel_errors.get(channel) or _block_problem(payload)
+        meta = payload.get("metadata")
+        if meta is not None and not (isinstance(meta, dict) and meta.get("event_type")):
+            error = error or "invalid_metadata_format"
+        if error:
+            return SlackAnswer(body={"ok": False, "error": error})
+        self._ts = max(time.time(), self._ts + 0.000001)
+        ts = f"{self._ts:.6f}"
+        cid = self.channel_id(channel)
+        self.messages.append({**payload, "ts": ts, "channel_id": cid})
+        return SlackAnswer(body={"ok": True, "channel": cid, "ts": ts, "message": payload})
+
+    def _history(self, q: dict[str, str]) -> SlackAnswer:
+        """Newest first, after `oldest`, `limit` per page; metadata only with include_all_metadata."""
+        if q.get("channel") not in self.channels.values():
+            return SlackAnswer(body={"ok": False, "error": "channel_not_found"})
+        oldest = float(q.get("oldest") or 0)
+        found = [m for m in reversed(self.messages) if m.get("channel_id") == q["channel"] and float(m["ts"]) > oldest]
+        with_meta = q.get("include_all_metadata") in ("1", "true", "True")
+        shown = [
+            {"type": "message", "ts": m["ts"], "text": m.get("text", "")}
+            | ({"metadata": m["metadata"]} if with_meta and m.get("metadata") else {})
+            for m in found
+        ]
+        return self._page(q, "messages", shown)
+
+    def _list(self, q: dict[str, str]) -> SlackAnswer:
+        return self._page(q, "channels", [{"id": i, "name": n} for n, i in self.channels.items()])
+
+    @staticmethod
+    def _page(q: dict[str, str], name: str, rows: list[dict[str, Any]]) -> SlackAnswer:
+        start, limit = int(q.get("cursor") or 0), int(q.get("limit") or 100)
+        more = start + limit < len(rows)
+        meta = {"next_cursor": str(start + limit) if more else ""}
+        return SlackAnswer(
+            body={"ok": True, name: rows[start : start + limit], "has_more": more, "response_metadata": meta}
+        )
+
+    def keys(self) -> list[str]:
+        """The alert key in each posted message's metadata, in posting order."""
+        return [m["metadata"]["event_payload"]["key"] for m in self.messages if m.get("metadata")]
 
     def texts(self) -> Iterator[str]:
         return (m.get("text", "") for m in self.messages)
