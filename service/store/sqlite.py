@@ -53,6 +53,12 @@ def alert_from_json(text: str) -> Alert:
 DEFAULT_MAX_PENDING = 10_000
 
 
+def _statements(script: str) -> list[str]:
+    """A migration's statements: `--` comments dropped (they may hold `;`), then split on `;`."""
+    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [s.strip() for s in code.split(";") if s.strip()]
+
+
 @dataclass(frozen=True)
 class PendingAlert:
     id: int
@@ -97,16 +103,18 @@ class Store:
             self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        """Apply each pending migration and its version bump atomically."""
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                try:
-                    self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-                except sqlite3.Error:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
+        """Apply each pending migration and its version bump in one write transaction.
+
+        The version is read inside the transaction (after BEGIN IMMEDIATE takes the write lock),
+        so two processes opening a new store at once cannot both apply the same migration."""
+        while True:
+            with self._tx() as db:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= len(MIGRATIONS):
+                    return
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
 
     def schema_version(self) -> int:
         with self._lock:

@@ -40,6 +40,7 @@ from service.errors import OutboxFull, RetryableDelivery
 from service.models import Alert, Item, Match
 from service.route import build_alerts
 from service.store import Store
+from service.store.migrations import MIGRATIONS
 from tests.support.feeds import rss
 from tests.support.servers import FakeSlack, Page, Site, SlackAnswer
 
@@ -347,3 +348,18 @@ def test_daemon_killed_at_random_points_loses_nothing_and_repeats_nothing(
     found = sum(log.read_text().count("was already posted") for log in logs)
     print(f"{KILLS} kills, {len(keys)} alerts, {found} found in Slack after a crash between post and mark")
     assert found >= 1  # some kill did land in the window (about half of them do with this seed)
+
+
+def test_two_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    code = "import sys; from pathlib import Path; from service.store import Store; Store(Path(sys.argv[1])).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = Store(path)
+    try:
+        assert store.schema_version() == len(MIGRATIONS)
+    finally:
+        store.close()
