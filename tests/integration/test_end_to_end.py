@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from service import app
 from service import settings as config
@@ -170,3 +173,30 @@ def test_same_article_under_another_link_alerts_once(
         reports = app.run_once(ctx)
     assert [r.new for r in reports] == [1, 1]
     assert len(slack.messages) == 1 and title in slack.messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<!channel> Anthropic raises $13 billion",
+        "<!here> Anthropic raises $13 billion",
+        "<!everyone> Anthropic raises $13 billion",
+        "<@U123> Anthropic raises $13 billion",
+        "<http://evil.example|click> Anthropic raises $13 billion",
+        "&lt;!channel&gt; Anthropic raises $13 billion",  # the feed parser decodes it to <!channel>
+    ],
+)
+def test_mentions_and_links_in_a_feed_reach_slack_inert(
+    hostile: str, site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    title = html.escape(hostile)  # as it travels inside the XML
+    body = rss([("placeholder", f"{site.url}/a.html", ago(NOW, 1))]).replace(b"placeholder", title.encode(), 1)
+    site.pages["/lab.xml"] = Page(body)
+    cfg = make_config(f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n", "article_fetch: false\n")
+    with app.context(_load(cfg, slack)) as ctx:
+        app.run_once(ctx)
+    (message,) = slack.messages
+    posted = message["text"] + str(message["blocks"])
+    for raw in ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<http://evil"):
+        assert raw not in posted
+    assert "Anthropic raises $13 billion" in posted  # the story still arrives (the mention escaped or stripped)
