@@ -26,14 +26,13 @@ from service.fetch import Fetcher
 from service.fetch.addresses import AddressPolicy
 from service.fetch.transport import GuardedTransport
 from service.pipeline import Context, SourceReport, deliver, run_cycle
-
-__all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
 from service.settings import Settings
 from service.store import Store
 from service.store.llm_cache import LLMCache
 from service.summarize.brief import ExtractiveWriter, Summarizer
 from service.summarize.llm import BriefWriter, LLMClient
 
+__all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
 log = logging.getLogger("newsalert")
 
 
