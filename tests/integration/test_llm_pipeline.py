@@ -30,13 +30,22 @@ def llm() -> Iterator[FakeLLM]:
     fake.close()
 
 
-def _run(site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path], env_key: str) -> None:
+def _run(
+    site: Site,
+    slack: FakeSlack,
+    llm: FakeLLM,
+    make_config: Callable[..., Path],
+    env_key: str = "OPENAI_API_KEY",
+    routes: str = "{agi: '#ai-agi'}",
+    local: bool = True,
+) -> None:
+    """One cycle over one AGI story, with the LLM at `llm` and briefs in Korean by default."""
     site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
     site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
+    llm_yaml = f"{{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: {local}}}"
     cfg = make_config(
         f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
-        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: true}}\n"
-        "slack: {routes: {agi: '#ai-agi'}, default_channel: '#ai-news'}\n",
+        f"language: ko\nllm: {llm_yaml}\nslack: {{routes: {routes}, default_channel: '#ai-news'}}\n",
     )
     env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, env_key: KEY}
     with app.context(config.load(cfg, env=env)) as ctx:
@@ -47,7 +56,7 @@ def test_korean_brief_reaches_slack(
     site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
 ) -> None:
     llm.say(brief_json("ko"))
-    _run(site, slack, llm, make_config, "OPENAI_API_KEY")
+    _run(site, slack, llm, make_config)
     assert len(llm.requests) == 1  # two channels, one brief: summarized once per item
     assert llm.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert "superintelligence research" in llm.requests[0].user  # the extracted article, fenced
@@ -72,16 +81,7 @@ def test_a_route_can_ask_for_its_own_language(
     site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
 ) -> None:
     llm.say(brief_json("ko"), brief_json("en"))
-    site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
-    site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
-    cfg = make_config(
-        f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
-        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: true}}\n"
-        "slack: {routes: {agi: '#ai-agi', partnership: {channel: '#deals-en', language: en}}}\n",
-    )
-    env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, "OPENAI_API_KEY": KEY}
-    with app.context(config.load(cfg, env=env)) as ctx:
-        app.run_once(ctx)
+    _run(site, slack, llm, make_config, routes="{agi: '#ai-agi', partnership: {channel: '#deals-en', language: en}}")
     headers = {m["channel"]: m["blocks"][0]["text"]["text"] for m in slack.messages}
     assert headers["#ai-agi"].startswith("마이크로소프트") and headers["#deals-en"].startswith("Microsoft may now")
     assert len(llm.requests) == 2  # one brief per language
@@ -91,14 +91,6 @@ def test_a_private_llm_endpoint_needs_local_true(
     site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
 ) -> None:
     llm.say(brief_json("ko"))
-    site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
-    site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
-    cfg = make_config(
-        f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
-        f"language: ko\nllm: {{provider: openai, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3}}\n",
-    )
-    env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, "OPENAI_API_KEY": KEY}
-    with app.context(config.load(cfg, env=env)) as ctx:
-        app.run_once(ctx)
+    _run(site, slack, llm, make_config, local=False)
     assert llm.requests == []  # the guard refused the loopback endpoint: no key left the process
     assert slack.messages and "summary: extractive, LLM unavailable" in str(slack.messages[0]["blocks"])
