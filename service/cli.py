@@ -19,6 +19,7 @@ from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
 from service.pipeline import alerts_for, analyze, fetch_article
+from service.store.llm_cache import LLMCache
 
 EPILOG = "Configuration is read from --config (default: $NEWSALERT_CONFIG or ./config)."
 
@@ -232,6 +233,7 @@ def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
         counts = ctx.store.outbox_counts()
         items = ctx.store.item_count()
         oldest = ctx.store.outbox_oldest_pending()
+        tokens = LLMCache(ctx.store).tokens_today(now.date())
     print(f"items stored: {items}")
     print("outbox: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "sent", "failed")))
     if oldest is not None:
@@ -239,6 +241,9 @@ def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
         print(
             f"oldest pending: queued {age} ago, {oldest:%Y-%m-%d %H:%M} UTC (holds at most {settings.outbox_max_pending})"
         )
+    if settings.llm is not None:
+        budget = settings.llm.daily_token_budget
+        print(f"LLM tokens today (UTC): {tokens}" + (f" of a {budget} budget" if budget else " (no budget set)"))
     return 0
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from service import app
 from service import settings as config
+from service.cli import main
 from tests.support.fake_llm import KEY, FakeLLM, brief_json
 from tests.support.feeds import ago, article, rss
 from tests.support.servers import FakeSlack, Page, Site
@@ -38,7 +39,7 @@ def _run(
     env_key: str = "OPENAI_API_KEY",
     routes: str = "{agi: '#ai-agi'}",
     local: bool = True,
-) -> None:
+) -> Path:
     """One cycle over one AGI story, with the LLM at `llm` and briefs in Korean by default."""
     site.pages["/lab.xml"] = Page(rss([(TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
     site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
@@ -50,13 +51,14 @@ def _run(
     env = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url, env_key: KEY}
     with app.context(config.load(cfg, env=env)) as ctx:
         app.run_once(ctx)
+    return cfg
 
 
 def test_korean_brief_reaches_slack(
-    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
+    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     llm.say(brief_json("ko"))
-    _run(site, slack, llm, make_config)
+    cfg = _run(site, slack, llm, make_config)
     assert len(llm.requests) == 1  # two channels, one brief: summarized once per item
     assert llm.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert "superintelligence research" in llm.requests[0].user  # the extracted article, fenced
@@ -64,6 +66,8 @@ def test_korean_brief_reaches_slack(
     assert len(blocks) == 2 and all(b[0]["type"] == "header" for b in blocks)
     assert blocks[0][0]["text"]["text"].startswith("마이크로소프트, 오픈AI와 계약 재조정")
     assert "핵심 요약" in str(blocks[0]) and "편집자 노트" in str(blocks[0])
+    assert main(["--config", str(cfg), "status"]) == 0
+    assert "LLM tokens today (UTC): 100 (no budget set)" in capsys.readouterr().out
 
 
 def test_llm_down_falls_back_visibly(
