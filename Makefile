@@ -36,8 +36,9 @@ bench: install  ## benchmarks print figures; they assert nothing
 	$(PY) bench/extract_quality.py
 	$(PY) bench/cycle.py
 
-eval: install  ## topic detection: precision/recall on the labeled set (eval/)
+eval: install  ## topic detection and story clustering on the labeled sets (eval/)
 	$(PY) bench/eval_topics.py
+	$(PY) bench/eval_clusters.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

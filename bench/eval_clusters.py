@@ -1,0 +1,207 @@
+"""Benchmark: same-story clustering (service/cluster.py) on the labeled set of real stories.
+
+The labels (eval/story_clusters.jsonl) hold only stream ids and story slugs; the text is read from
+../shared/data/news_stream.jsonl. The labeled items are replayed in publication order through
+`matches`, as the daemon would see them: each joins the best story active within the window (and
+merges any other story it also matched) or starts a new one. Term weights (IDF) come from the whole
+20k-item stream, standing in for the store's recent items. Prints pairwise and B-cubed
+precision/recall/F1, predicted vs true stories, the alert reduction (predicted stories per item),
+then every predicted story that mixes true ones, with the reason of each join, and every true story
+that was split. `--sweep` adds the figures for a range of thresholds. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._corpus import data_dir
+from service.cluster import THRESHOLD, WINDOW_HOURS, DocumentFrequencies, Story, StoryMatch, matches
+from service.cluster import features as item_features
+from service.settings import load_entities
+from service.sources._dates import parse_date
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "eval" / "story_clusters.jsonl"
+ENTITIES = load_entities(ROOT / "config" / "entities.yaml")
+FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)  # the stream is a fixed snapshot: accept every real date
+
+
+@dataclass
+class Replay:
+    predicted: dict[int, str]  # item id -> predicted story id
+    joins: dict[int, list[StoryMatch]]  # item id -> why it joined its story (and merged any others)
+    seconds: float
+
+
+def _load_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _lead(item: dict[str, Any]) -> str:
+    return item.get("summary") or item.get("content_text") or ""
+
+
+def _published(item: dict[str, Any]) -> datetime:
+    parsed = parse_date(item.get("published") or "", FAR_FUTURE)
+    if parsed is None:
+        raise ValueError(f"labeled item {item['id']} has no usable date")
+    return parsed
+
+
+def background_idf(stream: Iterable[dict[str, Any]]) -> DocumentFrequencies:
+    idf = DocumentFrequencies()
+    for item in stream:
+        idf.add(item_features(item.get("title") or "", _lead(item), FAR_FUTURE))
+    return idf
+
+
+def replay(items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: float, window: float) -> Replay:
+    """Stream the items as the daemon would: join the best story, merge the others it also matched."""
+    started = time.perf_counter()
+    stories: dict[str, Story] = {}
+    predicted: dict[int, str] = {}
+    joins: dict[int, list[StoryMatch]] = {}
+    for item in sorted(items, key=lambda it: (_published(it), it["id"])):
+        f = item_features(item["title"], _lead(item), _published(item), ENTITIES, key=str(item["id"]))
+        stories = {
+            k: s for k, s in stories.items() if (f.published - s.last_published).total_seconds() <= window * 3600
+        }
+        found = matches(f, list(stories.values()), idf, window, threshold)
+        if not found:
+            story = Story(f"s{len(predicted)}", (f,))
+        else:
+            joins[item["id"]] = found
+            story = stories[found[0].story].add(f)
+            for other in found[1:]:
+                story = story.merge(stories.pop(other.story))
+                predicted.update({i: story.id for i, s in predicted.items() if s == other.story})
+        stories[story.id] = story
+        predicted[item["id"]] = story.id
+    return Replay(predicted, joins, time.perf_counter() - started)
+
+
+def _prf(tp: float, predicted: float, actual: float) -> tuple[float, float, float]:
+    p = tp / predicted if predicted else 1.0
+    r = tp / actual if actual else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def pairwise(gold: dict[int, str], predicted: dict[int, str]) -> tuple[float, float, float]:
+    ids = sorted(gold)
+    same_gold = {(a, b) for a, b in combinations(ids, 2) if gold[a] == gold[b]}
+    same_pred = {(a, b) for a, b in combinations(ids, 2) if predicted[a] == predicted[b]}
+    return _prf(len(same_gold & same_pred), len(same_pred), len(same_gold))
+
+
+def bcubed(gold: dict[int, str], predicted: dict[int, str]) -> tuple[float, float, float]:
+    """Bagga & Baldwin's B-cubed: per item, the overlap of its true and its predicted cluster."""
+    by_gold: dict[str, set[int]] = defaultdict(set)
+    by_pred: dict[str, set[int]] = defaultdict(set)
+    for i in gold:
+        by_gold[gold[i]].add(i)
+        by_pred[predicted[i]].add(i)
+    p = sum(len(by_gold[gold[i]] & by_pred[predicted[i]]) / len(by_pred[predicted[i]]) for i in gold) / len(gold)
+    r = sum(len(by_gold[gold[i]] & by_pred[predicted[i]]) / len(by_gold[gold[i]]) for i in gold) / len(gold)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _title(item: dict[str, Any]) -> str:
+    return " ".join((item.get("title") or "").split())[:90]
+
+
+def _print_merges(gold: dict[int, str], run: Replay, stream: dict[int, dict[str, Any]]) -> None:
+    """Each predicted story that mixes true stories: its items by true story, and why each joined."""
+    wrong = sum(
+        1 for a, b in combinations(sorted(gold), 2) if run.predicted[a] == run.predicted[b] and gold[a] != gold[b]
+    )
+    by_pred: dict[str, list[int]] = defaultdict(list)
+    for i in sorted(gold, key=lambda i: _published(stream[i])):
+        by_pred[run.predicted[i]].append(i)
+    mixed = {k: ids for k, ids in by_pred.items() if len({gold[i] for i in ids}) > 1}
+    print(f"\nwrongly merged pairs: {wrong}, in {len(mixed)} predicted stories that mix true ones")
+    for ids in mixed.values():
+        print("  predicted story:")
+        for slug in dict.fromkeys(gold[i] for i in ids):
+            print(f"    [{slug}]")
+            for i in (i for i in ids if gold[i] == slug):
+                found = run.joins.get(i, [])
+                why = f"  <- {found[0].why()}" if found else ""
+                print(f"      {i:>6} {_title(stream[i])}{why}")
+                for other in found[1:]:
+                    print(f"             and merged the story of {other.member!r}: {other.why()}")
+
+
+def _print_splits(gold: dict[int, str], run: Replay, stream: dict[int, dict[str, Any]]) -> None:
+    by_gold: dict[str, list[int]] = defaultdict(list)
+    for i, slug in gold.items():
+        by_gold[slug].append(i)
+    split = {slug: ids for slug, ids in by_gold.items() if len({run.predicted[i] for i in ids}) > 1}
+    missed = sum(1 for ids in split.values() for a, b in combinations(ids, 2) if run.predicted[a] != run.predicted[b])
+    print(f"\nmissed pairs: {missed}, in {len(split)} split stories (each line a predicted fragment)")
+    for slug, ids in sorted(split.items()):
+        print(f"  {slug}")
+        fragments: dict[str, list[int]] = defaultdict(list)
+        for i in sorted(ids, key=lambda i: _published(stream[i])):
+            fragments[run.predicted[i]].append(i)
+        for members in fragments.values():
+            print("    - " + " | ".join(f"{i} {_title(stream[i])[:60]}" for i in members))
+
+
+def report(gold: dict[int, str], run: Replay, stream: dict[int, dict[str, Any]], threshold: float) -> None:
+    pp, pr, pf = pairwise(gold, run.predicted)
+    bp, br, bf = bcubed(gold, run.predicted)
+    true_stories, predicted_stories = len(set(gold.values())), len(set(run.predicted.values()))
+    multi = sum(1 for n in Counter(gold.values()).values() if n > 1)
+    print(f"threshold {threshold}, window {WINDOW_HOURS} h, {len(gold)} items")
+    print(f"  pairwise   P {pp:.3f}  R {pr:.3f}  F1 {pf:.3f}")
+    print(f"  B-cubed    P {bp:.3f}  R {br:.3f}  F1 {bf:.3f}")
+    print(f"  stories    predicted {predicted_stories}, true {true_stories} ({multi} with several items)")
+    print(
+        f"  alerts     {predicted_stories / len(gold):.3f} predicted stories per item "
+        f"(true {true_stories / len(gold):.3f}; one alert per item would be 1.000)"
+    )
+    print(f"  time       {run.seconds * 1000 / len(gold):.2f} ms per item")
+    _print_merges(gold, run, stream)
+    _print_splits(gold, run, stream)
+
+
+def sweep(gold: dict[int, str], items: list[dict[str, Any]], idf: DocumentFrequencies) -> None:
+    print("\nthreshold sweep:   pairwise P / R / F1      B-cubed P / R / F1    stories")
+    for step in range(24, 51, 2):
+        threshold = step / 100
+        run = replay(items, idf, threshold, WINDOW_HOURS)
+        pp, pr, pf = pairwise(gold, run.predicted)
+        bp, br, bf = bcubed(gold, run.predicted)
+        stories = len(set(run.predicted.values()))
+        print(f"  {threshold:.2f}   {pp:.3f} {pr:.3f} {pf:.3f}    {bp:.3f} {br:.3f} {bf:.3f}    {stories}")
+
+
+def main(argv: list[str]) -> None:
+    stream_path = data_dir() / "news_stream.jsonl"
+    if not stream_path.exists():
+        print(f"skipped: no stream at {stream_path}")
+        return
+    stream_items = _load_jsonl(stream_path)
+    stream = {item["id"]: item for item in stream_items}
+    gold = {row["id"]: row["story"] for row in _load_jsonl(LABELS) if row["id"] in stream}
+    items = [stream[i] for i in gold]
+    idf = background_idf(stream_items)
+    print(f"same-story clustering: {len(gold)} labeled items, IDF over {idf.docs} stream items")
+    report(gold, replay(items, idf, THRESHOLD, WINDOW_HOURS), stream, THRESHOLD)
+    if "--sweep" in argv:
+        sweep(gold, items, idf)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
