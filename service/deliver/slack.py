@@ -36,8 +36,8 @@ from slack_sdk.webhook import WebhookClient
 from service.deliver.blocks import fallback_text, render
 from service.deliver.text import cut, escape
 from service.errors import DeliveryError, PermanentDelivery, RetryableDelivery, RouteFailure
-from service.fetch.client import parse_retry_after
 from service.models import Alert
+from service.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,7 @@ subclasses (`BlockedAddressError` for a refused address).
 
 from __future__ import annotations
 
-import email.utils
 import time
-from datetime import UTC
 
 import httpx
 
@@ -30,6 +28,7 @@ from service.fetch.decoding import ACCEPT_ENCODING, DecodingError, decoded
 from service.fetch.politeness import HostLimiter
 from service.fetch.transport import AddressRefused, DeadlineExceeded, GuardedTransport, deadline
 from service.models import FetchResult
+from service.retry_after import parse_retry_after
 from service.settings import FetchSettings
 
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8"
@@ -46,23 +45,6 @@ def freshness(headers: httpx.Headers, now: float | None = None) -> float | None:
         seconds = parse_retry_after(expires, now)  # the same HTTP-date arithmetic
         return seconds if seconds else None
     return None
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 def _require_http(url: str) -> None:

@@ -17,7 +17,6 @@ NewsalertError
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service.errors import NewsalertError
 from service.models import Brief
+from service.retry_after import parse_retry_after as retry_after_seconds
 from service.summarize.brief import (
     BriefModel,
     brief_from_model,
@@ -112,16 +112,9 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
     try:
         if headers.get("retry-after-ms"):
             return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = (headers.get("retry-after") or "").strip()
-        if not value:
-            return None
-        if value.replace(".", "", 1).isdigit():
-            return float(value)
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return retry_after_seconds(headers.get("retry-after"), now)
 
 
 # -- the wire formats (pydantic: the API's JSON is untrusted input) -----------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from service.errors import FetchError, HTTPStatusError, TooLargeError
 from service.fetch import Fetcher
-from service.fetch.client import parse_retry_after
+from service.retry_after import parse_retry_after
 from service.settings import FetchSettings
 from tests.support.servers import Page, Site
 
