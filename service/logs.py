@@ -48,7 +48,7 @@ def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.setLevel(level.upper())
     debug = level.upper() == "DEBUG"
     # Library chatter (every request line) only when asked for.
-    for noisy in ("httpx", "httpcore", "charset_normalizer", "apscheduler.executors"):
+    for noisy in ("httpx", "httpcore", "charset_normalizer", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
     # trafilatura and htmldate report each verdict on a page at WARNING/ERROR; every one already
     # reaches us as an ExtractError or a missing field (service/extract.py), so they stay quiet.
