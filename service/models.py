@@ -62,6 +62,7 @@ class SourceState:
     last_error: str | None = None
     polled_before: bool = False
     next_poll_at: datetime | None = None
+    failed_body_hash: str | None = None  # the last body that failed to parse (unchanged: same failure)
     health: str = "ok"  # "down" once the ops channel was told the source is failing
 
 

@@ -22,7 +22,7 @@ from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
 from service.detect import Document, detect, may_match
-from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, SourceError
+from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
@@ -88,10 +88,23 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> So
     body_hash = hashlib.sha256(result.body).hexdigest() if not result.not_modified else state.body_hash
     ttl = ttl_seconds(result.body) if source.kind == "feed" else None
     hint = max((h for h in (result.max_age, ttl) if h), default=None)
+    if state.failed_body_hash and (result.not_modified or body_hash == state.failed_body_hash):
+        # The body that failed last time, unchanged: the same error, without parsing it again.
+        raise ParseError(
+            f"unchanged since it failed: {(state.last_error or '').removeprefix('unchanged since it failed: ')}"
+        )
     if result.not_modified or body_hash == state.body_hash:
         next_poll = _record_success(ctx, source, result, body_hash, now, Observation(ok=True, server_hint=hint))
         return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged", next_poll=next_poll)
-    items = [replace(i, canonical_url=canonical_url(i.url)) for i in sources.parse(source, result)]
+    try:
+        parsed = sources.parse(source, result)
+    except ParseError:
+        if body_hash is not None:
+            ctx.store.remember_bad_body(
+                source.name, source.url, source.kind, body_hash, result.etag, result.last_modified
+            )
+        raise
+    items = [replace(i, canonical_url=canonical_url(i.url)) for i in parsed]
     old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
     inserted, pending = ctx.store.record_items(source.name, items, now, old_before)
     alerts = sum(process_item(ctx, source, stored.id, stored.item) for stored in pending)

@@ -105,4 +105,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN attempted_at REAL;
     """,
+    # 5: the hash of a body that failed to parse, so an unchanged broken feed is not parsed again.
+    """
+    ALTER TABLE sources ADD COLUMN failed_body_hash TEXT;
+    """,
 )

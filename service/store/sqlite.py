@@ -135,6 +135,7 @@ class Store:
             consecutive_errors=row["consecutive_errors"],
             last_error=row["last_error"],
             polled_before=bool(row["polled_before"]),
+            failed_body_hash=row["failed_body_hash"],
             next_poll_at=None if row["next_poll_at"] is None else datetime.fromtimestamp(row["next_poll_at"], UTC),
             health=row["health"],
         )
@@ -166,8 +167,19 @@ class Store:
                 db.execute("UPDATE sources SET possible_gap_at = ? WHERE name = ?", (_iso(now), name))
             db.execute(
                 "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ?, polled_before = 1,"
-                " last_poll = ?, last_success = ?, consecutive_errors = 0 WHERE name = ?",
+                " last_poll = ?, last_success = ?, consecutive_errors = 0, failed_body_hash = NULL WHERE name = ?",
                 (etag, last_modified, body_hash, _iso(now), _iso(now), name),
+            )
+
+    def remember_bad_body(
+        self, name: str, url: str, kind: str, body_hash: str, etag: str | None, last_modified: str | None
+    ) -> None:
+        """A body that failed to parse, with its validators: until it changes it fails the same way."""
+        with self._tx() as db:
+            self._ensure_source(db, name, url, kind)
+            db.execute(
+                "UPDATE sources SET failed_body_hash = ?, etag = ?, last_modified = ? WHERE name = ?",
+                (body_hash, etag, last_modified, name),
             )
 
     @staticmethod

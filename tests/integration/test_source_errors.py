@@ -49,3 +49,26 @@ def test_each_failure_is_recorded_and_the_rest_goes_on(
         recovered = ctx.store.source_state("500")
         assert recovered.consecutive_errors == 0 and recovered.last_success is not None
     assert (tmp_path / "alerts.txt").read_text().count("━━ #ai-deals ━━ Anthropic raises") == 1
+
+
+def test_an_unchanged_broken_feed_is_not_parsed_again(site: Site, make_config: Callable[..., Path]) -> None:
+    site.pages["/bad.xml"] = Page(b"<html><body>We moved our feed</body></html>", content_type="text/html")
+    site.pages["/bad-novalidators.xml"] = Page(b"{not json nor xml", validators=False)
+    cfg = make_config(
+        f"sources:\n  - {{name: bad, url: '{site.url}/bad.xml'}}\n"
+        f"  - {{name: bare, url: '{site.url}/bad-novalidators.xml'}}\n",
+        "article_fetch: false\n",
+    )
+    with app.context(config.load(cfg, env={})) as ctx:
+        first = {r.source: r for r in app.run_once(ctx)}
+        second = {r.source: r for r in app.run_once(ctx)}
+        assert "not a feed" in (first["bad"].error or "")
+        for name in ("bad", "bare"):  # a 304 on the bad body's validators, or the same body hash
+            assert second[name].status == "error"
+            assert (second[name].error or "").startswith("unchanged since it failed: not a feed")
+        bad_requests = [headers for path, headers in site.requests if path == "/bad.xml"]
+        assert bad_requests[1].get("If-None-Match")  # the bad body's validators were kept: a 304
+        site.pages["/bad.xml"] = Page(rss([("Hello", f"{site.url}/h.html", ago(NOW, 1))]))
+        third = {r.source: r for r in app.run_once(ctx)}
+        assert third["bad"].status == "ok" and ctx.store.source_state("bad").failed_body_hash is None
+        assert ctx.store.source_state("bare").consecutive_errors == 3
