@@ -85,6 +85,11 @@ def poll_source(ctx: Context, source: Source) -> SourceReport:
 
 def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> SourceReport:
     result = ctx.fetcher.get(source.url, state.etag, state.last_modified)
+    if result.not_modified:
+        # A 304 need not repeat every validator (RFC 9110 15.4.5): keep the ones it leaves out.
+        result = replace(
+            result, etag=result.etag or state.etag, last_modified=result.last_modified or state.last_modified
+        )
     body_hash = hashlib.sha256(result.body).hexdigest() if not result.not_modified else state.body_hash
     ttl = ttl_seconds(result.body) if source.kind == "feed" else None
     hint = max((h for h in (result.max_age, ttl) if h), default=None)

@@ -120,3 +120,13 @@ def test_one_notice_when_failing_and_one_on_recovery(site: Site, slack: FakeSlac
         app.deliver(ctx)
     assert len(slack.messages) == 2 and "recovered after 6 failed polls" in slack.messages[1]["text"]
     assert "HTTP 500" in str(slack.messages[1]["blocks"])
+
+
+def test_validators_a_304_leaves_out_are_kept(site: Site, poll: tuple[Context, Clock]) -> None:
+    ctx, _ = poll
+    site.pages["/f.xml"] = Page(_items(3))  # the test site's 304 repeats the ETag, not Last-Modified
+    for _ in range(3):
+        _poll(ctx)
+    sent = [headers for path, headers in site.requests if path == "/f.xml"]
+    assert [h.get("If-Modified-Since") is not None for h in sent] == [False, True, True]
+    assert all(h.get("If-None-Match") for h in sent[1:])
