@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from service.summarize.llm import LLMConfig, Provider
-from tests.support.servers import _start
+from tests.support.servers import serve_api
 
 KEY = "sk-test-key-0123456789"
 
@@ -60,18 +60,7 @@ class FakeLLM:
         self.max_in_flight = 0
         self.lock = threading.Lock()
         self._stop = threading.Event()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake._handle(self, raw)
-
-        self.server, self.thread = _start(Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.thread, self.url = serve_api(self._handle)
         self.base_url = self.url + "/v1" if provider == "openai" else self.url
         self.path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
 

@@ -10,7 +10,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,6 +39,29 @@ def _start(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, threading.Th
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread
+
+
+BodyHandler = Callable[[BaseHTTPRequestHandler, bytes], None]
+
+
+def serve_api(on_post: BodyHandler, on_get: BodyHandler | None = None) -> tuple[_Server, threading.Thread, str]:
+    """A loopback API server: each POST's raw body (a GET's query string) goes to the callback."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            on_post(self, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def do_GET(self) -> None:
+            if on_get is None:
+                self.send_error(405)
+            else:
+                on_get(self, urlsplit(self.path).query.encode())
+
+    server, thread = _start(Handler)
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class Site:
@@ -174,27 +197,16 @@ class FakeSlack:
         self.post_delay = 0.0
         self.lock = threading.Lock()
         self._ts = time.time()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                ctype = self.headers.get("Content-Type", "")
-                payload: Any = (
-                    json.loads(raw) if "json" in ctype else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                )
-                fake._handle(self, payload)
-
-            def do_GET(self) -> None:
-                fake._handle(self, {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
-
-        self.server, self.thread = _start(Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.thread, self.url = serve_api(self._on_post, self._on_get)
         self.api_url = self.url + "/api/"
         self.webhook_url = self.url + "/hooks/T000/B000/secretwebhookpart"
+
+    def _on_post(self, h: BaseHTTPRequestHandler, raw: bytes) -> None:
+        json_body = "json" in h.headers.get("Content-Type", "")
+        self._handle(h, json.loads(raw) if json_body else {k: v[0] for k, v in parse_qs(raw.decode()).items()})
+
+    def _on_get(self, h: BaseHTTPRequestHandler, query: bytes) -> None:
+        self._handle(h, {k: v[0] for k, v in parse_qs(query.decode()).items()})
 
     def _handle(self, h: BaseHTTPRequestHandler, payload: Any) -> None:
         slow = self.post_delay > 0 and urlsplit(h.path).path == "/api/chat.postMessage"
