@@ -25,10 +25,12 @@ from service.errors import NewsalertError
 from service.fetch import Fetcher
 from service.fetch.addresses import AddressPolicy
 from service.fetch.transport import GuardedTransport
-from service.pipeline import Context, SourceReport, deliver, run_cycle
+from service.pipeline import Context, SourceReport, compose_digests, deliver, run_cycle
 from service.settings import Settings
 from service.store import Store
 from service.store.llm_cache import LLMCache
+from service.store.stories import StoryStore
+from service.stories import StoryBook
 from service.summarize.brief import ExtractiveWriter, Summarizer
 from service.summarize.llm import BriefWriter, LLMClient
 
@@ -72,8 +74,12 @@ def context(
     store = Store(settings.store_path, max_pending=settings.outbox_max_pending)
     fetcher = Fetcher(settings.fetch, transport)
     summarizer = make_summarizer(settings, store)
+    stories = StoryBook(StoryStore(store)).load(clock())
+    priorities = {t.id: t.priority for t in settings.topics}
     try:
-        yield Context(settings, store, fetcher, deliverer or make_deliverer(settings), summarizer, clock)
+        yield Context(
+            settings, store, fetcher, deliverer or make_deliverer(settings), summarizer, clock, stories, priorities
+        )
     finally:
         if isinstance(summarizer, BriefWriter):
             summarizer.close()
@@ -119,6 +125,7 @@ def run_once(ctx: Context) -> list[SourceReport]:
     """One cycle of every source, then deliver everything that is due (under the store's lock)."""
     with store_lock(ctx.settings):
         reports = run_cycle(ctx, ctx.settings.sources)
+        compose_digests(ctx)
         report = deliver(ctx)
     log.info("cycle done sources=%d alerts_sent=%d deferred=%d", len(reports), report.sent, report.deferred)
     return reports

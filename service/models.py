@@ -46,6 +46,8 @@ class Source:
     min_interval: int = 120
     max_interval: int = 6 * 3600
     fetch_articles: bool = True
+    weight: float = 1.0  # how much this outlet's coverage adds to a story's importance
+    cluster: bool = True  # False for roundups (one item, many stories): its items never join a story
     html: HtmlSelectors | None = None
     json: JsonMapping | None = None
 
@@ -141,8 +143,29 @@ class Brief:
 
 
 @dataclass(frozen=True)
+class DigestLine:
+    """One story in a digest: its headline and link, the outlets that covered it, its topics."""
+
+    topic: str
+    title: str
+    url: str
+    outlets: tuple[str, ...]
+    score: float
+
+
+AlertKind = Literal["story", "reply", "update", "digest", "health"]
+
+
+@dataclass(frozen=True)
 class Alert:
-    """One message for one channel about one item; `key` makes posting it idempotent."""
+    """One message for one channel; `key` makes posting it idempotent.
+
+    `story` is a story's first alert in a channel (the thread's parent); `reply` is later coverage
+    of that story, posted in the parent's thread; `update` rewrites the parent with the outlets
+    covering the story so far (`outlets`); `digest` is one message of ranked stories (`lines`);
+    `health` is a notice to the ops channel. A reply and an update name their parent's key in
+    `thread_of`; the outbox finds the parent's message when it delivers them.
+    """
 
     key: str
     channel: str
@@ -152,5 +175,10 @@ class Alert:
     published: datetime | None
     matches: tuple[Match, ...]
     summary: tuple[str, ...] = field(default_factory=tuple)
-    kind: str = "story"  # or "health": a source started failing or recovered (ops channel)
+    kind: AlertKind = "story"
     brief: Brief | None = None  # the summarizer's brief (the LLM's, or the extractive fallback)
+    story_id: int | None = None
+    thread_of: str | None = None  # the parent alert's key (reply, update)
+    outlets: tuple[str, ...] = ()  # every outlet covering the story so far, the first one first
+    lines: tuple[DigestLine, ...] = ()  # a digest's stories, best first within each topic
+    period: str = ""  # a digest's span, e.g. "since 2026-12-01 09:00 KST"

@@ -9,27 +9,32 @@ text is used instead. Anything else is a bug and propagates to the scheduler, wh
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
-from service import health, sources
+from service import cluster, health, sources
 from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
 from service.detect import Document, detect, may_match
+from service.digest import digest_alerts, due_digest
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
-from service.route import build_alerts, channels_for
+from service.route import DEFAULT_POLICY, Plan, StoryView, build_alerts, channels_for, plan
 from service.settings import Settings
 from service.sources.feed import ttl_seconds
 from service.store import Store
+from service.store.stories import Filing, StoryStore
+from service.stories import Placement, StoryBook
 from service.summarize.brief import Summarizer
 
 log = logging.getLogger("newsalert.pipeline")
@@ -46,6 +51,8 @@ class Context:
     deliverer: Deliverer
     summarizer: Summarizer
     clock: Callable[[], datetime]
+    stories: StoryBook
+    priorities: Mapping[str, float]  # topic id -> priority
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> So
     items = [replace(i, canonical_url=canonical_url(i.url)) for i in parsed]
     old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
     inserted, pending = ctx.store.record_items(source.name, items, now, old_before)
+    ctx.stories.observe(stored.item for stored in pending)
     alerts = sum(process_item(ctx, source, stored.id, stored.item) for stored in pending)
     # Every item new since the last poll: the feed may have rolled over items we never saw.
     gap = state.polled_before and len(items) > 1 and inserted == len(items)
@@ -193,15 +201,116 @@ def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
     if item.canonical_url != linked_as and not ctx.store.adopt_canonical(item_id, item.canonical_url):
         log.info("duplicate source=%r url=%s canonical=%s", source.name, item.url, item.canonical_url)
         return 0
-    return ctx.store.finish_item(item_id, matches, alerts_for(ctx, source, item, matches, body), ctx.clock())
+    if not matches:
+        return ctx.store.finish_item(item_id, (), (), ctx.clock())
+    return file_story(ctx, source, item_id, item, matches, body)
+
+
+def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: Sequence[Match], body: str) -> int:
+    """Join the item to its story (or start one) and queue what each channel gets, in one transaction.
+
+    Briefs are written only for the channels where this item starts the story's thread, outside
+    the story lock (an LLM is slow); the placement is checked again under the lock, and a brief
+    another source's item made unnecessary meanwhile is simply not used."""
+    now = ctx.clock()
+    feats = (
+        cluster.features(item.title, item.summary or body, item.published or now, ctx.settings.entities, str(item_id))
+        if source.cluster
+        else None
+    )
+    with ctx.stories.lock:
+        _, draft = _plan(ctx, source, item, matches, feats, {}, now)
+    briefs = briefs_for(ctx, source, item, body, _parent_channels(draft))
+    with ctx.stories.lock:
+        placed, story_plan = _plan(ctx, source, item, matches, feats, briefs, now)
+        missing = [c for c in _parent_channels(story_plan) if c not in briefs]
+        if missing:  # another item changed the story meanwhile: rare, and cheap without an LLM
+            briefs |= briefs_for(ctx, source, item, body, missing)
+            placed, story_plan = _plan(ctx, source, item, matches, feats, briefs, now)
+        filing = Filing(
+            item_id=item_id,
+            story_id=placed.story.id if placed.story else None,
+            title=placed.story.title if placed.story else item.title,
+            url=placed.story.url if placed.story else item.url,
+            published=item.published or now,
+            now=now,
+            source=source.name,
+            weight=source.weight,
+            features=json.dumps(feats.to_dict(), ensure_ascii=False) if feats else None,
+            why=placed.match.why() if placed.match else None,
+            merged=tuple(e.id for e in placed.merged),
+            parents=story_plan.parents,
+            held=story_plan.held,
+        )
+        alerts = story_plan.alerts
+        story_id = StoryStore(ctx.store).file_item(
+            filing, matches, lambda sid: [replace(a, story_id=sid) for a in alerts]
+        )
+        ctx.stories.commit(filing, story_id, feats)
+    _log_story(source, item, story_id, placed, story_plan)
+    return len(alerts)
 
 
 def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match], body: str) -> list[Alert]:
+    """The alerts an item would get as a story of its own (`newsalert preview`)."""
     if not matches:
         return []
     slack = ctx.settings.slack
     briefs = briefs_for(ctx, source, item, body, channels_for(matches, slack.routes, slack.default_channel))
     return build_alerts(item, matches, briefs, slack.routes, slack.default_channel)
+
+
+def _parent_channels(story_plan: Plan) -> list[str]:
+    return [a.channel for a in story_plan.alerts if a.kind == "story"]
+
+
+def _plan(
+    ctx: Context,
+    source: Source,
+    item: Item,
+    matches: Sequence[Match],
+    feats: cluster.Features | None,
+    briefs: Mapping[str, Brief],
+    now: datetime,
+) -> tuple[Placement, Plan]:
+    placed = ctx.stories.place(feats)
+    priority = max(ctx.priorities.get(m.topic, 1.0) for m in matches)
+    view = StoryView(
+        title=placed.story.title if placed.story else item.title,
+        url=placed.story.url if placed.story else item.url,
+        outlets=placed.outlets(source.name, source.weight),
+        parents=placed.parents(),
+        priority=priority,
+    )
+    slack = ctx.settings.slack
+    story_plan = plan(
+        item,
+        matches,
+        view,
+        briefs,
+        routes=slack.routes,
+        default=slack.default_channel,
+        policies=slack.channels,
+        now=now,
+        threads=ctx.deliverer.threads,
+    )
+    return placed, story_plan
+
+
+def _log_story(source: Source, item: Item, story_id: int, placed: Placement, story_plan: Plan) -> None:
+    joined = f" joined ({placed.match.why()})" if placed.match else " new"
+    merged = f" merged={[e.id for e in placed.merged]}" if placed.merged else ""
+    channels = " ".join(f"{c}:{d.action}" for c, d in story_plan.decisions.items())
+    log.info(
+        "story=%d%s%s source=%r title=%r score=%g %s",
+        story_id,
+        joined,
+        merged,
+        source.name,
+        item.title[:80],
+        story_plan.score,
+        channels,
+    )
 
 
 def fetch_article(ctx: Context, url: str) -> Article | None:
@@ -235,6 +344,25 @@ def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
     """Poll the sources concurrently (one worker per source at a time) and wait for all."""
     with ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool:
         return list(pool.map(lambda s: poll_source(ctx, s), selected))
+
+
+def compose_digests(ctx: Context) -> int:
+    """Queue every digest whose time has come (each channel's schedule, the end of its quiet hours,
+    and, when the target cannot thread, the daily digest later coverage is folded into)."""
+    now, slack = ctx.clock(), ctx.settings.slack
+    folds = not ctx.deliverer.threads
+    channels = set(slack.channels) | ({*slack.routes.values(), slack.default_channel} if folds else set())
+    topic_order = [t.id for t in ctx.settings.topics]
+    queued = 0
+    for channel in sorted(channels):
+        policy = slack.channels.get(channel, DEFAULT_POLICY)
+        due = due_digest(policy, now, folds)
+        if due is None:
+            continue
+        queued += StoryStore(ctx.store).close_digest(
+            channel, due, partial(digest_alerts, channel, due, topic_order=topic_order, zone=policy.zone), now
+        )
+    return queued
 
 
 def deliver(ctx: Context) -> DeliveryReport:

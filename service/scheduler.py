@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.models import Source
-from service.pipeline import Context, SourceReport, deliver, poll_source
+from service.pipeline import Context, SourceReport, compose_digests, deliver, poll_source
 from service.store.llm_cache import LLMCache
 
 log = logging.getLogger("newsalert.scheduler")
@@ -37,7 +37,9 @@ def guarded_poll(ctx: Context, source: Source) -> SourceReport | None:
 
 
 def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -> None:
+    """Queue the digests that are due, then drain the outbox (one job: digests keep queue order)."""
     try:
+        compose_digests(ctx)
         deliver(ctx)
     except Exception:
         log.exception("internal error in delivery")

@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.detect import CompiledTopic, Entities, compile_entities, compile_topics
+from service.digest import ChannelPolicy
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
 from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
@@ -83,6 +85,8 @@ class _Source(_Strict):
     language: str | None = None
     enabled: bool = True
     fetch_articles: bool = True
+    weight: float = Field(1.0, ge=0)
+    cluster: bool = True
     selectors: _Selectors | None = None
     mapping: _Mapping | None = None
 
@@ -151,10 +155,54 @@ class _Route(_Strict):
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"not a time of day: {value!r} (use HH:MM, e.g. 09:00)")
+    return value
+
+
+class _Channel(_Strict):
+    delivery: Literal["realtime", "digest", "both"] = "realtime"
+    digest: Literal["hourly", "daily", "weekly"] = "daily"
+    digest_at: str = "09:00"
+    digest_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    timezone: str = "UTC"
+    quiet_hours: str | None = None
+    urgent_score: float | None = Field(None, ge=0)
+    min_score: float = Field(0.0, ge=0)
+    min_outlets: int = Field(1, ge=1)
+
+    _check_at = field_validator("digest_at")(_clock)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name, e.g. Asia/Seoul)") from None
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str | None) -> str | None:
+        if v is not None:
+            start, sep, end = v.partition("-")
+            if not sep or start.strip() == end.strip():
+                raise ValueError(f"quiet hours are a range of two different times, e.g. 22:00-08:00, got {v!r}")
+            _clock(start.strip())
+            _clock(end.strip())
+        return v
+
+
 class _Slack(_Strict):
     default_channel: str = "#ai-news"
     ops_channel: str = "#newsalert-ops"
     routes: dict[str, str | _Route] = {}
+    channels: dict[str, _Channel] = {}
     api_url: str = "https://slack.com/api/"
 
     _check_url = field_validator("api_url")(_http_url)
@@ -243,6 +291,7 @@ class SlackSettings:
     ops_channel: str = "#newsalert-ops"
     routes: Mapping[str, str] = field(default_factory=dict)
     languages: Mapping[str, str] = field(default_factory=dict)  # channel -> brief language
+    channels: Mapping[str, ChannelPolicy] = field(default_factory=dict)  # channel -> when and what to post
     api_url: str = "https://slack.com/api/"
     bot_token: str | None = None
     webhook_url: str | None = None
@@ -319,6 +368,8 @@ def _to_source(s: _Source, bounds: tuple[float, float, float]) -> Source:
         max_interval=int(s.max_interval or high),
         language=s.language,
         fetch_articles=s.fetch_articles,
+        weight=s.weight,
+        cluster=s.cluster,
         html=HtmlSelectors(**s.selectors.model_dump()) if s.selectors else None,
         json=JsonMapping(**s.mapping.model_dump()) if s.mapping else None,
     )
@@ -413,6 +464,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
             languages={
                 r.channel: r.language for r in main.slack.routes.values() if isinstance(r, _Route) and r.language
             },
+            channels={name: _policy(c) for name, c in main.slack.channels.items()},
             api_url=env.get("SLACK_API_URL") or main.slack.api_url,
             bot_token=_secret(env, "SLACK_BOT_TOKEN"),
             webhook_url=_secret(env, "SLACK_WEBHOOK_URL"),
@@ -426,6 +478,24 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         outbox_max_pending=main.outbox_max_pending,
         language=main.language,
         llm=_llm(main.llm, env),
+    )
+
+
+def _policy(raw: _Channel) -> ChannelPolicy:
+    quiet = None
+    if raw.quiet_hours:
+        start, _, end = raw.quiet_hours.partition("-")
+        quiet = (start.strip(), end.strip())
+    return ChannelPolicy(
+        delivery=raw.delivery,
+        digest=raw.digest,
+        digest_at=raw.digest_at,
+        digest_day=raw.digest_day,
+        timezone=raw.timezone,
+        quiet_hours=quiet,
+        urgent_score=raw.urgent_score,
+        min_score=raw.min_score,
+        min_outlets=raw.min_outlets,
     )
 
 

@@ -13,11 +13,22 @@ from datetime import UTC
 from typing import Any
 
 from service.deliver.brief_blocks import brief_console_text, brief_fallback_text, render_brief
+from service.deliver.story_blocks import (
+    console_digest,
+    console_reply,
+    console_update,
+    digest_text,
+    outlets_context,
+    render_digest,
+    render_reply,
+    reply_text,
+)
 from service.deliver.text import TITLE_LIMIT, cut, escape, label, link_target
 from service.models import Alert, Brief, Match
 
 SECTION_LIMIT = 3000
 SENTENCE_LIMIT = 600
+CONSOLE = {"reply": console_reply, "update": console_update, "digest": console_digest}
 
 
 def when(alert: Alert) -> str:
@@ -47,6 +58,10 @@ def brief_of(alert: Alert) -> Brief | None:
 
 def fallback_text(alert: Alert) -> str:
     """The notification text (also what screen readers and webhooks without blocks show)."""
+    if alert.kind == "reply":
+        return reply_text(alert)
+    if alert.kind == "digest":
+        return digest_text(alert)
     if (brief := brief_of(alert)) is not None:
         return brief_fallback_text(brief, alert.url, alert.source, alert.matches)
     if alert.kind == "health":
@@ -68,8 +83,13 @@ def _render_health(alert: Alert) -> list[dict[str, Any]]:
 
 
 def render(alert: Alert) -> list[dict[str, Any]]:
+    if alert.kind == "reply":
+        return render_reply(alert)
+    if alert.kind == "digest":
+        return render_digest(alert)
     if (brief := brief_of(alert)) is not None:
-        return render_brief(brief, alert.url, alert.source, alert.published, alert.matches)
+        brief_blocks = render_brief(brief, alert.url, alert.source, alert.published, alert.matches)
+        return (brief_blocks + outlets_context(alert))[:50]
     if alert.kind == "health":
         return _render_health(alert)
     headline = f"*<{link_target(alert.url)}|{label(alert.title)}>*"
@@ -84,11 +104,13 @@ def render(alert: Alert) -> list[dict[str, Any]]:
     if alert.summary:
         bullets = "\n".join(f"• {escape(cut(s, SENTENCE_LIMIT))}" for s in alert.summary)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": bullets[:SECTION_LIMIT]}})
-    return blocks
+    return blocks + outlets_context(alert)
 
 
 def console_text(alert: Alert) -> str:
     """A readable plain-text rendering for the terminal (no escaping needed there)."""
+    if alert.kind in CONSOLE:
+        return CONSOLE[alert.kind](alert)
     if (brief := brief_of(alert)) is not None:
         return brief_console_text(brief, alert.url, alert.source, alert.published, alert.channel)
     if alert.kind == "health":

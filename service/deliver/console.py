@@ -11,13 +11,19 @@ from service.models import Alert
 
 
 class ConsoleDeliverer:
+    """Replies print indented under their story, updates as one line: a thread, read top-down."""
+
     name = "console"
+    threads = True
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
 
-    def post(self, alert: Alert) -> str | None:
+    def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
         with self._lock:
             print(console_text(alert), file=self.stream, flush=True)
         return None
+
+    def update(self, alert: Alert, ts: str) -> None:
+        self.post(alert)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -36,6 +36,7 @@ from service.deliver.base import Deliverer
 from service.errors import PermanentDelivery, RetryableDelivery, RouteFailure
 from service.models import Alert
 from service.store import PendingAlert, Store
+from service.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF = 30.0
@@ -48,8 +49,9 @@ RECONCILE_MARGIN = timedelta(minutes=10)
 class Reconciling(Protocol):
     """A target that can tell whether an alert already reached its channel."""
 
-    def find_posted(self, alert: Alert, since: datetime) -> str | None:
-        """The id (ts) of a message posted for `alert` since `since`, or None if there is none.
+    def find_posted(self, alert: Alert, since: datetime, thread_ts: str | None = None) -> str | None:
+        """The id (ts) of a message posted for `alert` since `since` (in the thread of `thread_ts`,
+        if given), or None if there is none.
 
         Raises RetryableDelivery when it cannot look now, PermanentDelivery when it never can."""
         ...
@@ -113,8 +115,11 @@ def deliver_due(
 def _deliver(store: Store, target: Deliverer, pending: PendingAlert, now: datetime, once: Once) -> bool:
     """Settle one alert: True once it is in Slack (posted now, or found there)."""
     alert = pending.alert
+    if alert.kind == "update":
+        return _update(store, target, pending, now)
+    thread_ts = _thread_ts(store, alert)
     if pending.attempted_at is not None:
-        ts = _already_posted(target, pending, pending.attempted_at, once)
+        ts = _already_posted(target, pending, pending.attempted_at, once, thread_ts)
         if ts is not None:
             store.mark_sent(pending.id, now, ts)
             log.info(
@@ -126,13 +131,38 @@ def _deliver(store: Store, target: Deliverer, pending: PendingAlert, now: dateti
             return True
     if not store.mark_sending(pending.id, now):
         return False  # settled meanwhile: cannot happen with one delivery run per store
-    ts = target.post(alert)
+    ts = target.post(alert, thread_ts)
     store.mark_sent(pending.id, now, ts)
-    log.info("delivered alert=%s channel=%s target=%s", pending.id, alert.channel, target.name)
+    log.info("delivered alert=%s kind=%s channel=%s target=%s", pending.id, alert.kind, alert.channel, target.name)
     return True
 
 
-def _already_posted(target: Deliverer, pending: PendingAlert, attempted_at: datetime, once: Once) -> str | None:
+def _thread_ts(store: Store, alert: Alert) -> str | None:
+    """The parent message a reply goes under. Queue order delivers a parent first; a parent that
+    failed or got no ts (console, webhook) leaves the reply to stand on its own."""
+    if alert.kind != "reply" or alert.thread_of is None:
+        return None
+    parent = StoryStore(store).parent(alert.thread_of)
+    return parent[1] if parent else None
+
+
+def _update(store: Store, target: Deliverer, pending: PendingAlert, now: datetime) -> bool:
+    """Rewrite a thread's parent with the story's outlets so far; editing twice is harmless, so an
+    update needs no reconciling. Without a parent message there is nothing to rewrite."""
+    alert = pending.alert
+    parent = StoryStore(store).parent(alert.thread_of or "")
+    if parent is None or parent[1] is None:
+        store.mark_sent(pending.id, now, None)
+        return False
+    target.update(replace(parent[0], outlets=alert.outlets), parent[1])
+    store.mark_sent(pending.id, now, parent[1])
+    log.info("updated parent of alert=%s channel=%s outlets=%d", pending.id, alert.channel, len(alert.outlets))
+    return True
+
+
+def _already_posted(
+    target: Deliverer, pending: PendingAlert, attempted_at: datetime, once: Once, thread_ts: str | None = None
+) -> str | None:
     """After a crash or an unanswered post: the message's ts if it reached Slack, else None."""
     alert = pending.alert
     if not isinstance(target, Reconciling):
@@ -144,7 +174,7 @@ def _already_posted(target: Deliverer, pending: PendingAlert, attempted_at: date
         )
         return None
     try:
-        return target.find_posted(alert, attempted_at - RECONCILE_MARGIN)
+        return target.find_posted(alert, attempted_at - RECONCILE_MARGIN, thread_ts)
     except PermanentDelivery as e:
         if once.first("reconcile", alert.channel, str(e)):
             log.warning(

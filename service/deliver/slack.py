@@ -62,6 +62,8 @@ TOKEN_ERRORS = frozenset(
     }
 )
 MESSAGE_ERRORS = frozenset({"no_text", "too_many_attachments", *BLOCK_ERRORS, *METADATA_ERRORS})
+# chat.update: the parent was deleted, is not ours, or is too old to edit.
+UPDATE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 PERMANENT_ERRORS = frozenset({*CHANNEL_ERRORS, *TOKEN_ERRORS, *MESSAGE_ERRORS})
 # An incoming webhook answers errors as plain text: https://api.slack.com/messaging/webhooks#handling_errors
 WEBHOOK_ROUTE_ERRORS = frozenset(
@@ -109,6 +111,7 @@ def _repair(message: dict[str, Any], alert: Alert, code: str | None) -> dict[str
 
 class SlackBotDeliverer:
     name = "slack"
+    threads = True
 
     def __init__(self, token: str, base_url: str) -> None:
         self.client = WebClient(
@@ -116,8 +119,10 @@ class SlackBotDeliverer:
         )
         self._ids: dict[str, str] = {}  # channel name (without '#') -> ID, learned from Slack's answers
 
-    def post(self, alert: Alert) -> str | None:
+    def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
         message: dict[str, Any] = {"text": fallback_text(alert), "blocks": render(alert), "metadata": metadata(alert)}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
         while True:
             try:
                 response = self._post(alert.channel, message)
@@ -138,15 +143,38 @@ class SlackBotDeliverer:
             lambda: self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **message)
         )
 
-    def find_posted(self, alert: Alert, since: datetime) -> str | None:
-        """The ts of the message carrying `alert`'s key in its channel since `since`, if any."""
+    def update(self, alert: Alert, ts: str) -> None:
+        """chat.update of a thread's parent (it takes only channel IDs); the blocks are repaired
+        like a post's, and a message that cannot be edited any more is a PermanentDelivery."""
+        channel = self.channel_id(alert.channel)
+        message: dict[str, Any] = {"text": fallback_text(alert), "blocks": render(alert)}
+        while True:
+            try:
+                self._update(channel, ts, message)
+                return
+            except SlackApiError as e:
+                if _code(e) in UPDATE_ERRORS:
+                    raise PermanentDelivery(f"slack: {_code(e)} (the parent message cannot be updated)") from None
+                repaired = _repair(message, alert, _code(e))
+                if repaired is None:
+                    raise _api_error(e, alert.channel) from None
+                message = repaired
+
+    def _update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        _network(lambda: self.client.chat_update(channel=channel, ts=ts, **message))
+
+    def find_posted(self, alert: Alert, since: datetime, thread_ts: str | None = None) -> str | None:
+        """The ts of the message carrying `alert`'s key in its channel (or in the thread of
+        `thread_ts`: replies are not in the channel's history) since `since`, if any."""
         channel = self.channel_id(alert.channel)
         cursor = None
+        method = self.client.conversations_replies if thread_ts else self.client.conversations_history
         for _ in range(HISTORY_PAGES):
             page = self._api(
-                self.client.conversations_history,
+                method,
                 alert.channel,
                 channel=channel,
+                ts=thread_ts,
                 oldest=f"{since.timestamp():.6f}",
                 include_all_metadata=True,
                 limit=200,
@@ -227,14 +255,19 @@ def _api_error(e: SlackApiError, channel: str) -> DeliveryError:
 
 
 class SlackWebhookDeliverer:
-    """An incoming webhook: one channel, no history to look in, so at-least-once (see outbox.py)."""
+    """An incoming webhook: one channel, no history to look in, so at-least-once (see outbox.py);
+    no threads and no edits, so later coverage of a story goes into the digest instead."""
 
     name = "webhook"
+    threads = False
 
     def __init__(self, url: str) -> None:
         self.client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[ConnectionErrorRetryHandler(1)])
 
-    def post(self, alert: Alert) -> str | None:
+    def update(self, alert: Alert, ts: str) -> None:
+        """A webhook cannot edit a message; nothing to do (updates are not queued for it)."""
+
+    def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
         try:
             self._send(text=fallback_text(alert), blocks=render(alert))
         except _Refused as e:

@@ -73,6 +73,7 @@ class CompiledTopic:
     min_score: float
     event: str | None = None  # an event kind that explains this topic's matches (see match.py)
     event_alone: bool = False  # the event matches the topic even when no rule does
+    priority: float = 1.0  # weighs a story's importance (digest rank, route thresholds)
 
 
 def _edge(ch: str) -> bool:
@@ -218,6 +219,7 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
         min_score=float(raw.get("min_score", 1.0)),
         event=event,
         event_alone=bool(raw.get("event_alone", False)),
+        priority=float(raw.get("priority", 1.0)),
     )
 
 

@@ -109,4 +109,54 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sources ADD COLUMN failed_body_hash TEXT;
     """,
+    # 6: stories. An alerted item joins a story (service/cluster.py); a story's first alert in a
+    # channel is its thread's parent there; held alerts wait in `digest_entries` for their digest;
+    # `term_df` is the document frequency of terms over items seen, for clustering's IDF.
+    """
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_published TEXT NOT NULL,
+        merged_into INTEGER REFERENCES stories (id)
+    );
+    CREATE INDEX stories_recent ON stories (last_published);
+    CREATE TABLE story_items (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id),
+        story_id INTEGER NOT NULL REFERENCES stories (id),
+        source TEXT NOT NULL,
+        weight REAL NOT NULL,
+        features TEXT,  -- JSON of cluster.Features; NULL for an item kept out of clustering
+        why TEXT  -- why it joined (NULL for the story's first item)
+    );
+    CREATE INDEX story_items_story ON story_items (story_id);
+    CREATE TABLE story_threads (
+        story_id INTEGER NOT NULL REFERENCES stories (id),
+        channel TEXT NOT NULL,
+        parent_key TEXT NOT NULL,
+        PRIMARY KEY (story_id, channel)
+    );
+    CREATE TABLE digest_entries (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        story TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        title TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        score REAL NOT NULL,
+        created_at REAL NOT NULL,
+        digest_key TEXT  -- the digest that carried it; NULL while it waits
+    );
+    CREATE INDEX digest_entries_open ON digest_entries (channel, digest_key, created_at);
+    CREATE TABLE term_df (
+        term TEXT PRIMARY KEY,
+        df INTEGER NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import OutboxFull
-from service.models import Alert, Brief, Item, Match, SourceState
+from service.models import Alert, Brief, DigestLine, Item, Match, SourceState
 from service.store.migrations import MIGRATIONS
 
 
@@ -47,6 +47,8 @@ def alert_from_json(text: str) -> Alert:
     )
     data["summary"] = tuple(data["summary"])
     data["brief"] = Brief.from_dict(data["brief"]) if data.get("brief") else None
+    data["outlets"] = tuple(data.get("outlets") or ())
+    data["lines"] = tuple(DigestLine(**{**line, "outlets": tuple(line["outlets"])}) for line in data.get("lines") or ())
     return Alert(**data)
 
 
@@ -284,15 +286,17 @@ class Store:
 
     def finish_item(self, item_id: int, matches: Sequence[Match], alerts: Sequence[Alert], now: datetime) -> int:
         """Mark an item processed and enqueue its alerts in one transaction; returns alerts added."""
-        added = 0
         with self._tx() as db:
-            db.execute(
-                "UPDATE items SET status = 'processed', matches = ? WHERE id = ?",
-                (json.dumps([asdict(m) for m in matches], ensure_ascii=False), item_id),
-            )
-            for alert in alerts:
-                added += self._enqueue(db, item_id, alert, now)
-        return added
+            return self._finish(db, item_id, matches, alerts, now)
+
+    def _finish(
+        self, db: sqlite3.Connection, item_id: int, matches: Sequence[Match], alerts: Sequence[Alert], now: datetime
+    ) -> int:
+        db.execute(
+            "UPDATE items SET status = 'processed', matches = ? WHERE id = ?",
+            (json.dumps([asdict(m) for m in matches], ensure_ascii=False), item_id),
+        )
+        return sum(self._enqueue(db, item_id, alert, now) for alert in alerts)
 
     def _enqueue(self, db: sqlite3.Connection, item_id: int | None, alert: Alert, now: datetime) -> int:
         """Add an alert unless its key is queued already. A story alert is refused with OutboxFull

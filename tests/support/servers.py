@@ -173,8 +173,9 @@ def _client_gone(h: BaseHTTPRequestHandler) -> bool:
 
 
 class FakeSlack:
-    """Answers chat.postMessage, conversations.history and conversations.list as Slack does, and
-    records each accepted message (with its `ts`, its `channel_id` and any `metadata`).
+    """Answers chat.postMessage, chat.update, conversations.history, .replies and .list as Slack
+    does, and records each accepted message (with its `ts`, its `channel_id`, any `thread_ts` and
+    `metadata`) and each update.
 
     `fail` is a queue of answers given before the normal one to any request (e.g. a 429 with
     Retry-After, a 500, `{"ok": false, "error": "channel_not_found"}`). `channel_errors` makes a
@@ -190,6 +191,7 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, str], Any]] = []
         self.fail: list[SlackAnswer] = []
         self.channel_errors: dict[str, str] = {}
@@ -244,7 +246,9 @@ class FakeSlack:
         methods = {
             "/api/chat.postMessage": self._post,
             "/api/conversations.history": self._history,
+            "/api/conversations.replies": self._replies,
             "/api/conversations.list": self._list,
+            "/api/chat.update": self._update,
         }
         if path not in methods:
             return SlackAnswer(body={"ok": False, "error": "unknown_method"})
@@ -274,19 +278,61 @@ class FakeSlack:
         self.messages.append({**payload, "ts": ts, "channel_id": cid})
         return SlackAnswer(body={"ok": True, "channel": cid, "ts": ts, "message": payload})
 
-    def _history(self, q: dict[str, str]) -> SlackAnswer:
-        """Newest first, after `oldest`, `limit` per page; metadata only with include_all_metadata."""
+    def _update(self, payload: dict[str, Any]) -> SlackAnswer:
+        """chat.update: only by channel ID and ts, as Slack; recorded in `updates`, in order."""
+        target = next(
+            (
+                m
+                for m in self.messages
+                if m.get("channel_id") == payload.get("channel") and m["ts"] == payload.get("ts")
+            ),
+            None,
+        )
+        if target is None:
+            return SlackAnswer(body={"ok": False, "error": "message_not_found"})
+        error = _block_problem(payload)
+        if error:
+            return SlackAnswer(body={"ok": False, "error": error})
+        target.update({k: payload[k] for k in ("text", "blocks") if k in payload})
+        self.updates.append({"channel": payload["channel"], "ts": payload["ts"], "text": payload.get("text", "")})
+        return SlackAnswer(body={"ok": True, "channel": payload["channel"], "ts": payload["ts"]})
+
+    def _replies(self, q: dict[str, str]) -> SlackAnswer:
+        """A thread: its parent and replies (oldest first), after `oldest`."""
         if q.get("channel") not in self.channels.values():
             return SlackAnswer(body={"ok": False, "error": "channel_not_found"})
         oldest = float(q.get("oldest") or 0)
-        found = [m for m in reversed(self.messages) if m.get("channel_id") == q["channel"] and float(m["ts"]) > oldest]
+        found = [
+            m
+            for m in self.messages
+            if m.get("channel_id") == q["channel"]
+            and q.get("ts") in (m["ts"], m.get("thread_ts"))
+            and float(m["ts"]) > oldest
+        ]
+        return self._page(q, "messages", self._shown(found, q))
+
+    def _history(self, q: dict[str, str]) -> SlackAnswer:
+        """Newest first, after `oldest`, `limit` per page; metadata only with include_all_metadata.
+        Like Slack's, the history holds no thread replies."""
+        if q.get("channel") not in self.channels.values():
+            return SlackAnswer(body={"ok": False, "error": "channel_not_found"})
+        oldest = float(q.get("oldest") or 0)
+        found = [
+            m
+            for m in reversed(self.messages)
+            if m.get("channel_id") == q["channel"] and float(m["ts"]) > oldest and not m.get("thread_ts")
+        ]
+        return self._page(q, "messages", self._shown(found, q))
+
+    @staticmethod
+    def _shown(found: list[dict[str, Any]], q: dict[str, str]) -> list[dict[str, Any]]:
         with_meta = q.get("include_all_metadata") in ("1", "true", "True")
         shown = [
             {"type": "message", "ts": m["ts"], "text": m.get("text", "")}
             | ({"metadata": m["metadata"]} if with_meta and m.get("metadata") else {})
             for m in found
         ]
-        return self._page(q, "messages", shown)
+        return shown
 
     def _list(self, q: dict[str, str]) -> SlackAnswer:
         return self._page(q, "channels", [{"id": i, "name": n} for n, i in self.channels.items()])

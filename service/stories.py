@@ -1,0 +1,135 @@
+"""The stories of the window, in memory: which story a new alerted item joins, and what it holds.
+
+One `StoryBook` per process, built from the store at start (stories covered within the window, and
+the term frequencies clustering weighs words by) and kept in step with it: `place` is read-only;
+the pipeline files the item in the store (`StoryStore.file_item`), then `commit`s the same change
+here. Both happen under `lock`, so two sources polled at once cannot both start the same story.
+Clustering itself is `service.cluster` (pure); this module only keeps its state.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from service import cluster
+from service.cluster import DocumentFrequencies, Features, Story, StoryMatch
+from service.models import Item
+from service.store.stories import Filing, StoryStore
+
+
+@dataclass
+class Entry:
+    """A story of the window: its members (for matching), outlets and thread parents."""
+
+    id: int
+    title: str
+    url: str
+    story: Story
+    outlets: dict[str, float] = field(default_factory=dict)  # source -> weight
+    parents: dict[str, str] = field(default_factory=dict)  # channel -> parent alert key
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an item goes: the story it joins (None: a new one), why, and stories it merges."""
+
+    story: Entry | None
+    match: StoryMatch | None = None
+    merged: tuple[Entry, ...] = ()
+
+    def outlets(self, source: str, weight: float) -> dict[str, float]:
+        """The outlets covering the story once the item has joined it, the first one first."""
+        out: dict[str, float] = {}
+        for entry in (*((self.story,) if self.story else ()), *self.merged):
+            for name, w in entry.outlets.items():
+                out.setdefault(name, w)
+        out.setdefault(source, weight)
+        return out
+
+    def parents(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for entry in (*((self.story,) if self.story else ()), *self.merged):
+            for channel, key in entry.parents.items():
+                out.setdefault(channel, key)
+        return out
+
+
+class StoryBook:
+    def __init__(self, store: StoryStore, window_hours: float = cluster.WINDOW_HOURS) -> None:
+        self.store = store
+        self.window = timedelta(hours=window_hours)
+        self.lock = threading.RLock()
+        self.df = DocumentFrequencies()
+        self._stories: dict[int, Entry] = {}
+
+    def load(self, now: datetime) -> StoryBook:
+        docs, df = self.store.terms()
+        self.df = DocumentFrequencies(docs, df)
+        for s in self.store.recent(now - self.window):
+            members = tuple(Features.from_dict(json.loads(m)) for m in s.members)
+            self._stories[s.id] = Entry(
+                s.id, s.title, s.url, Story(str(s.id), members), dict(s.outlets), dict(s.parents)
+            )
+        return self
+
+    def observe(self, items: Iterable[Item]) -> None:
+        """Count the words of newly seen items (all of them, alerted or not) for term weights."""
+        counts: Counter[str] = Counter()
+        docs = 0
+        for item in items:
+            docs += 1
+            counts.update(set(cluster.terms(f"{item.title}\n{item.summary[: cluster.LEAD_CHARS]}")))
+        if docs:
+            with self.lock:
+                self.df.docs += docs
+                for term, n in counts.items():
+                    self.df.df[term] = self.df.df.get(term, 0) + n
+                self.store.add_terms(docs, counts)
+
+    def place(self, features: Features | None) -> Placement:
+        """The story an item joins (and any others it also matched), with reasons; read-only."""
+        if features is None:
+            return Placement(None)
+        with self.lock:
+            self._expire(features.published)
+            stories = [e.story for e in self._stories.values() if e.story.members]
+            found = cluster.matches(features, stories, self.df, self.window.total_seconds() / 3600)
+            if not found:
+                return Placement(None)
+            best = self._stories[int(found[0].story)]
+            merged = tuple(self._stories[int(m.story)] for m in found[1:])
+            return Placement(best, found[0], merged)
+
+    def commit(self, filing: Filing, story_id: int, features: Features | None) -> None:
+        """Record in memory what `StoryStore.file_item` just committed."""
+        with self.lock:
+            entry = self._stories.get(story_id) or Entry(story_id, filing.title, filing.url, Story(str(story_id), ()))
+            for other in filing.merged:
+                gone = self._stories.pop(other, None)
+                if gone is not None:
+                    entry.story = entry.story.merge(gone.story)
+                    for name, w in gone.outlets.items():
+                        entry.outlets.setdefault(name, w)
+                    for channel, key in gone.parents.items():
+                        entry.parents.setdefault(channel, key)
+            if features is not None:
+                entry.story = entry.story.add(features)
+            entry.outlets.setdefault(filing.source, filing.weight)
+            for channel, key in filing.parents.items():
+                entry.parents.setdefault(channel, key)
+            if entry.story.members:  # a story kept out of clustering can gain no coverage
+                self._stories[story_id] = entry
+
+    def _expire(self, now: datetime) -> None:
+        """Forget stories whose latest member is older than the window (the store keeps them)."""
+        old = [k for k, e in self._stories.items() if now - e.story.last_published > 2 * self.window]
+        for k in old:
+            del self._stories[k]
+
+    def __len__(self) -> int:
+        return len(self._stories)
