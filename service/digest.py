@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -92,26 +92,30 @@ def decide(policy: ChannelPolicy, now: datetime, score: float, outlets: int, *, 
     return Decision("post", both, "real time")
 
 
-def _schedule(policy: ChannelPolicy, local: datetime) -> datetime:
-    """The latest scheduled digest time at or before `local` (a local, aware time)."""
+def _latest(local: datetime, step: timedelta, now: datetime) -> datetime:
+    """The latest of `local`, `local - step`, ... (wall times) that is real and not after `now`."""
+    while _wall(local) > now:
+        local -= step  # aware arithmetic in one zone keeps the wall time across a DST change
+    return _wall(local)
+
+
+def _schedule(policy: ChannelPolicy, local: datetime, now: datetime) -> datetime:
+    """The latest scheduled digest time at or before `now` (`local` is now in the channel's zone)."""
     if policy.digest == "hourly":
-        return local.replace(minute=0, second=0, microsecond=0)
+        return _latest(local.replace(minute=0, second=0, microsecond=0), timedelta(hours=1), now)
     at = _clock(policy.digest_at)
     day = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
     if policy.digest == "daily":
-        return day if day <= local else day - timedelta(days=1)
+        return _latest(day, timedelta(days=1), now)
     day -= timedelta(days=(local.weekday() - DAYS.index(policy.digest_day)) % 7)
-    return day if day <= local else day - timedelta(days=7)
+    return _latest(day, timedelta(days=7), now)
 
 
 def _wall(local: datetime) -> datetime:
-    """A local wall-clock time made real: re-attached to the zone (a day's step across a DST change
-    keeps the wall time) and, when it falls in a spring-forward gap, the instant just after it."""
-    naive = local.replace(tzinfo=None)
-    zone = local.tzinfo
-    out = naive.replace(tzinfo=zone)
-    back = out.astimezone(ZoneInfo("UTC")).astimezone(zone)
-    return back if back.replace(tzinfo=None) != naive else out
+    """A local wall-clock time made real: re-attached to the zone, so a day's step across a DST
+    change keeps the wall time. A time in a spring-forward gap (02:30 on the night clocks jump
+    from 02:00 to 03:00) reads on the clock before the change, i.e. 03:30: late, never skipped."""
+    return local.replace(fold=0).astimezone(UTC)  # in UTC: times in a gap compare oddly (PEP 495)
 
 
 def due_digest(policy: ChannelPolicy, now: datetime, folds: bool) -> datetime | None:
@@ -123,13 +127,13 @@ def due_digest(policy: ChannelPolicy, now: datetime, folds: bool) -> datetime | 
     local = now.astimezone(policy.zone)
     times: list[datetime] = []
     if policy.delivery != "realtime" or folds:
-        times.append(_wall(_schedule(policy, local)))
+        times.append(_schedule(policy, local, now))
     if policy.quiet_hours is not None:
         end = _clock(policy.quiet_hours[1])
-        day = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
-        times.append(_wall(day if day <= local else day - timedelta(days=1)))
-    due = [t for t in times if t <= now]
-    return max(due) if due else None
+        times.append(
+            _latest(local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0), timedelta(days=1), now)
+        )
+    return max(times) if times else None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a config dir: the given sources, the shipped settings (updated by `settings`) and topics."""
+    """Write a config dir: the given sources, the shipped settings (updated by `settings`), topics
+    and entities."""
 
     def make(sources: str, settings: str = "", topics: str | None = None) -> Path:
         cfg = tmp_path / "config"
@@ -52,6 +53,7 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
         (cfg / "settings.yaml").write_text(yaml.safe_dump(merged), "utf-8")
         shipped = (REPO / "config" / "topics.yaml").read_text("utf-8")
         (cfg / "topics.yaml").write_text(textwrap.dedent(topics) if topics else shipped, "utf-8")
+        (cfg / "entities.yaml").write_text((REPO / "config" / "entities.yaml").read_text("utf-8"), "utf-8")
         return cfg
 
     return make

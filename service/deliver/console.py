@@ -7,6 +7,7 @@ import threading
 from typing import TextIO
 
 from service.deliver.blocks import console_text
+from service.deliver.story_blocks import console_update
 from service.models import Alert
 
 
@@ -19,11 +20,15 @@ class ConsoleDeliverer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
+        self._posted = 0
 
     def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
+        """Print the alert; its id is a running number, so replies and updates find their parent."""
         with self._lock:
             print(console_text(alert), file=self.stream, flush=True)
-        return None
+            self._posted += 1
+            return f"console-{self._posted}"
 
     def update(self, alert: Alert, ts: str) -> None:
-        self.post(alert)
+        with self._lock:
+            print(console_update(alert), file=self.stream, flush=True)

@@ -59,7 +59,9 @@ def test_detect_jsonl(make_config: Callable[..., Path], tmp_path: Path, capsys: 
     items.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
     assert main(["--config", str(make_config("sources: []\n")), "detect", str(items)]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert out[0] == {"id": "1", "topics": [{"id": "funding", "score": 1.5, "matched": ["Anthropic", "raises"]}]}
+    (funding,) = out[0]["topics"]
+    assert (funding["id"], funding["score"], funding["matched"]) == ("funding", 2.5, ["Anthropic", "raises"])
+    assert funding["event"] == "funding: Anthropic, $13B"  # the shipped entities name the company
     assert out[1] == {"id": "2", "topics": []}
     assert [t["id"] for t in out[2]["topics"]] == ["partnership"]
 
@@ -116,7 +118,7 @@ def test_preview_prints_the_message(
     cfg = make_config("sources: []\n")
     assert main(["--config", str(cfg), "preview", f"{site.url}/a.html"]) == 0
     out = capsys.readouterr().out
-    assert "#ai-deals" in out and title in out and "funding (Anthropic, raises" in out
+    assert "#ai-deals" in out and title in out and "funding (Anthropic, $13B; matched Anthropic, raises" in out
     assert "• " in out
     assert main(["--config", str(cfg), "preview", "--json", f"{site.url}/a.html"]) == 0
     payload = json.loads(capsys.readouterr().out)

@@ -155,7 +155,7 @@ def test_console_without_credentials(site: Site, make_config: Callable[..., Path
         app.run_once(ctx)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "Anthropic raises $13 billion" in out
-    assert "funding (Anthropic, raises" in out
+    assert "funding (Anthropic, $13B; matched Anthropic, raises" in out
     assert f"{site.url}/funding.html" in out
 
 

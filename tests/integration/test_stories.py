@@ -1,0 +1,175 @@
+"""One alert per story: five outlets, one thread (a parent, four replies, the parent updated), across
+a restart; digests that carry exactly the held alerts once; quiet hours; webhook folding."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from service import app
+from service import settings as config
+from service.deliver.console import ConsoleDeliverer
+from service.deliver.slack import SlackWebhookDeliverer
+from service.store.stories import StoryStore
+from tests.support.feeds import ago, rss
+from tests.support.servers import FakeSlack, Page, Site
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+COVERAGE = [
+    ("Lab Blog", "Microsoft and OpenAI renegotiate their deal, freeing Microsoft to pursue AGI"),
+    ("Tech Desk", "Microsoft free to build its own AGI after renegotiating OpenAI deal"),
+    ("The Verge", "OpenAI and Microsoft sign a new deal: Microsoft can now pursue AGI on its own"),
+    ("Hacker News", "Microsoft can pursue AGI independently under renegotiated OpenAI deal"),
+    ("Korea Desk", "마이크로소프트, 오픈AI와 계약 재협상…자체 AGI 개발 가능"),
+]
+ROUTES = "  routes: {agi: '#ai-agi', partnership: '#ai-deals', funding: '#ai-deals'}\n"
+OTHER = "Anthropic raises $13 billion at $183 billion valuation"
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "-")
+
+
+def _serve(site: Site, outlets: list[tuple[str, str]], extra: tuple[str, str] | None = None) -> None:
+    for i, (name, title) in enumerate(outlets):
+        items = [(title, f"{site.url}/{_slug(name)}/story.html", ago(NOW, 5 - i))]
+        if extra and extra[0] == name:
+            items.append((extra[1], f"{site.url}/{_slug(name)}/other.html", ago(NOW, 5 - i)))
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss(items, title=name))
+
+
+def _config(make_config: Callable[..., Path], site: Site, settings: str = "") -> Path:
+    lines = "".join(f"  - {{name: {n}, url: '{site.url}/{_slug(n)}.xml'}}\n" for n, _ in COVERAGE)
+    return make_config("sources:\n" + lines, "article_fetch: false\n" + settings)
+
+
+def _bot(cfg: Path, slack: FakeSlack) -> config.Settings:
+    return config.load(cfg, env={"SLACK_BOT_TOKEN": FakeSlack.TOKEN, "SLACK_API_URL": slack.api_url})
+
+
+def _threads(slack: FakeSlack, channel: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    cid = slack.channel_id(channel)
+    mine = [m for m in slack.messages if m["channel_id"] == cid]
+    return [m for m in mine if not m.get("thread_ts")], [m for m in mine if m.get("thread_ts")]
+
+
+def test_five_outlets_make_one_thread_across_a_restart(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    empty = [(name, "") for name, _ in COVERAGE[3:]]
+    _serve(site, COVERAGE[:3])
+    for name, _ in empty:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    cfg = _config(make_config, site)
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+    _serve(site, COVERAGE)  # the last two outlets report it after the restart
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+        stories = StoryStore(ctx.store).story_count()
+    assert stories == 1
+    for channel in ("#ai-agi", "#ai-deals"):  # the story matches agi and partnership
+        parents, replies = _threads(slack, channel)
+        assert len(parents) == 1 and len(replies) == 4
+        assert {r["thread_ts"] for r in replies} == {parents[0]["ts"]}
+        assert all(str(r["text"]).startswith("Also reported by ") for r in replies)
+        updates = [u for u in slack.updates if u["channel"] == slack.channel_id(channel)]
+        assert [u["ts"] for u in updates] == [parents[0]["ts"]] * 4
+        counts = [next(b for b in m["blocks"] if b["type"] == "context" and "Covered by" in str(b)) for m in parents]
+        assert "Covered by 5 outlets" in str(counts[0])  # the parent, as last updated
+    # In order: each reply is posted before the parent is updated with its outlet.
+    assert len(slack.messages) == 2 * 5
+
+
+def test_a_second_run_posts_nothing_more(site: Site, slack: FakeSlack, make_config: Callable[..., Path]) -> None:
+    _serve(site, COVERAGE, extra=("Lab Blog", OTHER))
+    cfg = _config(make_config, site)
+    for _ in range(2):
+        with app.context(_bot(cfg, slack)) as ctx:
+            app.run_once(ctx)
+    assert len(slack.messages) == 2 * 5 + 1  # the funding story is a story of its own
+    assert len(slack.updates) == 2 * 4
+
+
+def _held_config(make_config: Callable[..., Path], site: Site) -> Path:
+    policy = f"slack:\n{ROUTES}  channels:\n    '#ai-agi': {{delivery: digest, digest: hourly, timezone: Asia/Seoul}}\n"
+    return _config(make_config, site, policy)
+
+
+def test_a_digest_carries_exactly_the_held_stories_once(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    _serve(site, COVERAGE[:2], extra=("Tech Desk", "OpenAI reorganizes its AGI safety team"))
+    for name, _ in COVERAGE[2:]:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    cfg = _held_config(make_config, site)
+    clock = [NOW.replace(minute=10)]
+    with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+        app.run_once(ctx)
+        agi_parents, _ = _threads(slack, "#ai-agi")
+        assert agi_parents == []  # held: the channel takes hourly digests only
+        assert len(StoryStore(ctx.store).held("#ai-agi")) == 3  # two outlets of one story, one other story
+    clock[0] = NOW.replace(minute=10) + timedelta(hours=1)  # the next hour has begun
+    for _ in range(2):  # a restart, and the same digest time again: nothing twice
+        with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+            app.run_once(ctx)
+            assert StoryStore(ctx.store).held("#ai-agi") == []
+    digests, _ = _threads(slack, "#ai-agi")
+    assert len(digests) == 1
+    text = str(digests[0]["blocks"])
+    assert "2 stories" in str(digests[0]["text"])
+    first = COVERAGE[0][1] in text or COVERAGE[1][1] in text  # whichever outlet was polled first
+    assert first and "(+1 more)" in text and "AGI safety team" in text
+    assert "KST" in str(digests[0]["text"])
+
+
+def test_quiet_hours_hold_alerts_until_their_end(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    _serve(site, COVERAGE[:1])
+    for name, _ in COVERAGE[1:]:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    seoul = NOW.astimezone(ZoneInfo("Asia/Seoul"))
+    start, end = (seoul - timedelta(hours=1)).strftime("%H:00"), (seoul + timedelta(hours=2)).strftime("%H:00")
+    quiet = f"slack:\n{ROUTES}  channels:\n    '#ai-agi': {{quiet_hours: '{start}-{end}', timezone: Asia/Seoul}}\n"
+    cfg = _config(make_config, site, quiet)
+    clock = [NOW]  # inside the quiet hours
+    with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+        app.run_once(ctx)
+    assert _threads(slack, "#ai-agi")[0] == [] and len(_threads(slack, "#ai-deals")[0]) == 1
+    clock[0] = NOW + timedelta(hours=3)  # after them: what they held comes as one digest
+    with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+        app.run_once(ctx)
+    (digest,) = _threads(slack, "#ai-agi")[0]
+    assert "1 stories" in str(digest["text"]) and "Microsoft and OpenAI renegotiate" in str(digest["blocks"])
+
+
+def test_a_webhook_folds_later_coverage_into_the_digest(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    _serve(site, COVERAGE[:3])
+    for name, _ in COVERAGE[3:]:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    cfg = _config(make_config, site, "slack:\n  routes: {agi: '#ai-agi'}\n")
+    settings = config.load(cfg, env={"SLACK_WEBHOOK_URL": slack.webhook_url})
+    with app.context(settings, deliverer=SlackWebhookDeliverer(slack.webhook_url)) as ctx:
+        app.run_once(ctx)
+        held = StoryStore(ctx.store).held()
+    assert len(slack.messages) == 2  # one story, routed to two channels: no replies, no updates
+    assert len(held) == 4 and {channel for channel, _ in held} == {"#ai-agi", "#ai-news"}
+
+
+def test_the_console_prints_a_thread(site: Site, make_config: Callable[..., Path]) -> None:
+    _serve(site, COVERAGE[:2])
+    for name, _ in COVERAGE[2:]:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    cfg = _config(make_config, site, "slack:\n  routes: {agi: '#ai-agi', partnership: '#ai-agi'}\n")
+    out = io.StringIO()
+    with app.context(config.load(cfg, env={}), deliverer=ConsoleDeliverer(out)) as ctx:
+        app.run_once(ctx)
+    text = out.getvalue()
+    assert text.count("━━ #ai-agi ━━") == 1 and text.count("↳ #ai-agi also reported by") == 1
+    assert "story now: Covered by 2 outlets" in text
