@@ -6,15 +6,17 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service import app, logs, opml
+from service import app, logs, opml, replay
 from service import settings as config
 from service.deliver.blocks import console_text, explain, fallback_text, render
+from service.deliver.console import ConsoleDeliverer
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     replay = topics_sub.add_parser("test", help="print what TOPIC would have alerted on the stored history")
     replay.add_argument("topic", help="a topic id from topics.yaml")
     replay.add_argument("--since", default="7d", help="how far back to replay (e.g. 24h, 7d; default 7d)")
+    rep = sub.add_parser("replay", help="replay a JSON-lines file of items through the pipeline, on their own clock")
+    rep.add_argument("file", type=Path, help="lines of {title, link, published, summary, text, feed_title}")
+    rep.add_argument("--day", help="only items published on this UTC day (YYYY-MM-DD)")
+    rep.add_argument("--store", type=Path, help="the SQLite file to replay into (default: a temporary file)")
+    rep.add_argument("--slack", action="store_true", help="post to the configured Slack instead of the console")
     sub.add_parser("status", help="show the outbox: pending, sent and failed alerts")
     sub.add_parser("health", help="exit 0 if the daemon's delivery job ran recently (Docker HEALTHCHECK)")
     return p
@@ -227,6 +234,20 @@ def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: config.Settings) -> int:
+    with args.file.open(encoding="utf-8") as f:
+        items = [i for i in replay.read_items(f, str(args.file)) if not args.day or _day(i) == args.day]
+    target = app.make_deliverer(settings) if args.slack else ConsoleDeliverer()
+    with tempfile.TemporaryDirectory(prefix="newsalert-replay-") as tmp:
+        report = replay.run(settings, items, target, args.store or Path(tmp) / "replay.db")
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _day(item: Item) -> str:
+    return item.published.strftime("%Y-%m-%d") if item.published else ""
+
+
 def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
     now = app.utc_now()
     with app.context(settings) as ctx:
@@ -260,6 +281,7 @@ COMMANDS = {
     "detect": cmd_detect,
     "preview": cmd_preview,
     "topics": cmd_topics,
+    "replay": cmd_replay,
     "status": cmd_status,
     "health": cmd_health,
 }

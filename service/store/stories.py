@@ -210,6 +210,11 @@ class StoryStore:
             df = {r["term"]: r["df"] for r in db.execute("SELECT term, df FROM term_df")}
         return (int(row["value"]) if row else 0), df
 
+    def matching_items(self) -> int:
+        """Items that matched a topic (whatever became of their alerts)."""
+        with self._store._lock:
+            return int(self._store._db.execute("SELECT COUNT(*) FROM items WHERE matches != '[]'").fetchone()[0])
+
     def story_count(self) -> int:
         with self._store._lock:
             return int(self._store._db.execute("SELECT COUNT(*) FROM stories WHERE merged_into IS NULL").fetchone()[0])

@@ -4,13 +4,17 @@ a restart; digests that carry exactly the held alerts once; quiet hours; webhook
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from service import app
 from service import settings as config
+from service.cli import main
 from service.deliver.console import ConsoleDeliverer
 from service.deliver.slack import SlackWebhookDeliverer
 from service.store.stories import StoryStore
@@ -173,3 +177,47 @@ def test_the_console_prints_a_thread(site: Site, make_config: Callable[..., Path
     text = out.getvalue()
     assert text.count("━━ #ai-agi ━━") == 1 and text.count("↳ #ai-agi also reported by") == 1
     assert "story now: Covered by 2 outlets" in text
+
+
+def test_replay_shows_stories_not_item_floods(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream = tmp_path / "stream.jsonl"
+    start = datetime(2026, 2, 17, 9, 0, tzinfo=UTC)
+    rows = [
+        {
+            "id": i,
+            "feed_title": name,
+            "title": title,
+            "link": f"https://{_slug(name)}.example/a",
+            "summary": title,
+            "published": (start + timedelta(minutes=20 * i)).isoformat(),
+        }
+        for i, (name, title) in enumerate(COVERAGE)
+    ]
+    rows.append(
+        {
+            "id": 9,
+            "feed_title": "Desk",
+            "title": OTHER,
+            "link": "https://desk.example/b",
+            "published": start.isoformat(),
+        }
+    )
+    rows.append(
+        {
+            "id": 10,
+            "feed_title": "Desk",
+            "title": "A recipe for autumn soup",
+            "link": "https://desk.example/c",
+            "published": start.isoformat(),
+        }
+    )
+    stream.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+    cfg = make_config("sources: []\n")
+    assert main(["--config", str(cfg), "--log-level", "WARNING", "replay", str(stream), "--day", "2026-02-17"]) == 0
+    out = capsys.readouterr().out
+    assert "items replayed: 7; matching a topic: 6; stories: 2" in out
+    # Two channels (agi, deals) for the big story, one for the funding story; later coverage as replies.
+    assert "posted: reply 8, story 3, update 8" in out
+    assert out.count("also reported by") == 8
