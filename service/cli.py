@@ -22,6 +22,7 @@ from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
 from service.pipeline import alerts_for, analyze, fetch_article
 from service.store.llm_cache import LLMCache
+from service.store.stories import StoryStore
 
 EPILOG = "Configuration is read from --config (default: $NEWSALERT_CONFIG or ./config)."
 
@@ -99,6 +100,10 @@ def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
     print(f"\nroutes (default {slack.default_channel}):")
     for topic, channel in slack.routes.items():
         print(f"  {topic:<16} -> {channel}")
+    for channel, policy in slack.channels.items():
+        quiet = f", quiet {'-'.join(policy.quiet_hours)}" if policy.quiet_hours else ""
+        digest = f", {policy.digest} digest" if policy.delivery != "realtime" else ""
+        print(f"  {channel}: {policy.delivery}{digest}{quiet} ({policy.timezone})")
     return 0
 
 
@@ -255,7 +260,8 @@ def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
         items = ctx.store.item_count()
         oldest = ctx.store.outbox_oldest_pending()
         tokens = LLMCache(ctx.store).tokens_today(now.date())
-    print(f"items stored: {items}")
+        stories, held = StoryStore(ctx.store).story_count(), len(StoryStore(ctx.store).held())
+    print(f"items stored: {items}; stories: {stories}; alerts held for digests: {held}")
     print("outbox: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "sent", "failed")))
     if oldest is not None:
         age = _span((now - oldest).total_seconds())
