@@ -21,6 +21,7 @@ through JSON, so the pipeline can keep the window's stories in memory or in SQLi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -58,6 +59,7 @@ _STOPWORD_TEXT = """a about after against ago all also am amid among an and any 
     first one two don't doesn't didn't can't won't isn't aren't i'm i've you're you've we're we've they're that's
     there's let's hn"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_ACCENTED = re.compile(r"[\u0080-\u024f]+")  # Latin-1 Supplement to Latin Extended-B
 _LATIN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]+")
 _MONEY = re.compile(r"(\d+(?:\.\d+)?)\s*(trillion|billion|million|bn|tn)\b")
@@ -79,10 +81,13 @@ _LEADING_CONTEXT = re.compile(r"^(?:amid|after|despite|following|as|during|ahead
 
 def _unaccent(text: str) -> str:
     """Latin letters without their marks (`jerí` -> `jeri`); other scripts untouched (Hangul would decompose)."""
-    return "".join(
-        "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)) if ord(ch) < 0x250 else ch
-        for ch in text
-    )
+    if text.isascii():
+        return text
+    return _ACCENTED.sub(lambda m: _strip_marks(m.group(0)), text)
+
+
+def _strip_marks(run: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", run) if not unicodedata.combining(c))
 
 
 def _suffix(word: str) -> str:
@@ -96,6 +101,7 @@ def _suffix(word: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     if any(c.isdigit() for c in word):
         return word  # versions and amounts are identities: `4.5` is not `4.6`
