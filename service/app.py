@@ -81,6 +81,7 @@ def context(
             settings, store, fetcher, deliverer or make_deliverer(settings), summarizer, clock, stories, priorities
         )
     finally:
+        stories.flush()
         if isinstance(summarizer, BriefWriter):
             summarizer.close()
         fetcher.close()

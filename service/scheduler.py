@@ -37,10 +37,12 @@ def guarded_poll(ctx: Context, source: Source) -> SourceReport | None:
 
 
 def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -> None:
-    """Queue the digests that are due, then drain the outbox (one job: digests keep queue order)."""
+    """Queue the digests that are due, then drain the outbox (one job: digests keep queue order);
+    also save the term counts clustering learned since the last run."""
     try:
         compose_digests(ctx)
         deliver(ctx)
+        ctx.stories.flush()
     except Exception:
         log.exception("internal error in delivery")
     if heartbeat is not None:

@@ -66,6 +66,8 @@ class StoryBook:
         self.lock = threading.RLock()
         self.df = DocumentFrequencies()
         self._stories: dict[int, Entry] = {}
+        self._unsaved: Counter[str] = Counter()
+        self._unsaved_docs = 0
 
     def load(self, now: datetime) -> StoryBook:
         docs, df = self.store.terms()
@@ -78,7 +80,10 @@ class StoryBook:
         return self
 
     def observe(self, items: Iterable[Item]) -> None:
-        """Count the words of newly seen items (all of them, alerted or not) for term weights."""
+        """Count the words of newly seen items (all of them, alerted or not) for term weights.
+
+        Counted in memory at once; written to the store by `flush` (the delivery job, and on
+        close), not per poll: a crash loses a few seconds of statistics, nothing that matters."""
         counts: Counter[str] = Counter()
         docs = 0
         for item in items:
@@ -89,7 +94,16 @@ class StoryBook:
                 self.df.docs += docs
                 for term, n in counts.items():
                     self.df.df[term] = self.df.df.get(term, 0) + n
-                self.store.add_terms(docs, counts)
+                self._unsaved_docs += docs
+                self._unsaved.update(counts)
+
+    def flush(self) -> None:
+        """Write the term counts observed since the last flush."""
+        with self.lock:
+            docs, counts = self._unsaved_docs, self._unsaved
+            self._unsaved_docs, self._unsaved = 0, Counter()
+        if docs:
+            self.store.add_terms(docs, counts)
 
     def place(self, features: Features | None) -> Placement:
         """The story an item joins (and any others it also matched), with reasons; read-only."""

@@ -221,3 +221,15 @@ def test_replay_shows_stories_not_item_floods(
     # Two channels (agi, deals) for the big story, one for the funding story; later coverage as replies.
     assert "posted: reply 8, story 3, update 8" in out
     assert out.count("also reported by") == 8
+
+
+def test_term_counts_survive_a_restart(site: Site, make_config: Callable[..., Path]) -> None:
+    _serve(site, COVERAGE, extra=("Lab Blog", "A recipe for autumn soup"))
+    cfg = _config(make_config, site)
+    settings = config.load(cfg, env={})
+    with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
+        app.run_once(ctx)
+        assert ctx.stories.df.docs == 6  # every new item, alerted or not
+    with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
+        docs, df = StoryStore(ctx.store).terms()
+        assert docs == ctx.stories.df.docs == 6 and df["soup"] == 1 and df["microso"] == 4
