@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from service.models import Source
 from service.pipeline import Context, SourceReport, compose_digests, deliver, poll_source
 from service.store.llm_cache import LLMCache
+from service.store.stories import StoryStore
 
 log = logging.getLogger("newsalert.scheduler")
 
@@ -50,10 +51,13 @@ def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -
 
 
 def housekeeping(ctx: Context) -> None:
-    """Daily: forget cached LLM briefs older than a month (a story is not briefed again after that)."""
+    """Daily: forget cached LLM briefs older than a month (a story is not briefed again after that)
+    and digest entries their digest carried more than a month ago."""
     try:
-        removed = LLMCache(ctx.store).prune(ctx.clock() - timedelta(days=30))
-        log.info("housekeeping llm_cache_removed=%d", removed)
+        month_ago = ctx.clock() - timedelta(days=30)
+        removed = LLMCache(ctx.store).prune(month_ago)
+        entries = StoryStore(ctx.store).prune(month_ago)
+        log.info("housekeeping llm_cache_removed=%d digest_entries_removed=%d", removed, entries)
     except Exception:
         log.exception("internal error in housekeeping")
 

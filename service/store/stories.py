@@ -169,6 +169,16 @@ class StoryStore:
             )
         return len(alerts)
 
+    def prune(self, before: datetime) -> int:
+        """Forget digest entries carried by a digest before `before` (the digest itself stays in
+        the outbox); stories and their items stay, like items do."""
+        with self._store._tx() as db:
+            return int(
+                db.execute(
+                    "DELETE FROM digest_entries WHERE digest_key IS NOT NULL AND created_at < ?", (before.timestamp(),)
+                ).rowcount
+            )
+
     def held(self, channel: str | None = None) -> list[tuple[str, Entry]]:
         """Entries still waiting for a digest (all channels, or one)."""
         with self._store._lock:

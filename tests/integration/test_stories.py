@@ -128,6 +128,9 @@ def test_a_digest_carries_exactly_the_held_stories_once(
     first = COVERAGE[0][1] in text or COVERAGE[1][1] in text  # whichever outlet was polled first
     assert first and "(+1 more)" in text and "AGI safety team" in text
     assert "KST" in str(digests[0]["text"])
+    with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:  # housekeeping, a month on
+        assert StoryStore(ctx.store).prune(clock[0] - timedelta(days=30)) == 0
+        assert StoryStore(ctx.store).prune(clock[0] + timedelta(seconds=1)) == 3
 
 
 def test_quiet_hours_hold_alerts_until_their_end(
