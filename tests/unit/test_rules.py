@@ -80,6 +80,24 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("Scaling laws for neural language models", []),
         ("Bill Gates says AI will transform education", []),
         ("TCS and Anthropic partner to bring Claude to regulated industries", ["partnership"]),
+        # a company (named like one) joining another is an acquisition; a person, a forum or a
+        # foundation is not
+        ("Acme AI joins Nvidia", ["partnership", "acquisition"]),
+        ("Robotics recap: Foo Labs to join OpenAI, new humanoids", ["partnership", "acquisition"]),
+        ("Karpathy joins Anthropic", []),
+        ("Anthropic joins the Frontier Model Forum", []),
+        ("OpenAI joins Linux Foundation effort on agent standards", []),
+        ("Cohere and Aleph Alpha join forces", ["partnership"]),
+        # a newsroom's own announcement headline; a third party's needs an AI party
+        ("Research Partnership with the University of Tokyo", ["partnership"]),
+        ("Motorola announces a partnership with GrapheneOS", []),
+        ("Weekly digest: Apple+Google, new glasses", ["partnership"]),
+        # donations and programmes are not investments
+        ("Anthropic invests $2M in the Linux Foundation", []),
+        # funding said in two words
+        ("Mistral at $14B, Gemini in Chrome", ["funding"]),
+        ("Nvidia at $5 trillion market cap", []),
+        ("Investors pile into Anthropic", ["funding"]),
     ],
 )
 def test_shipped_topics(title: str, expected: list[str]) -> None:
