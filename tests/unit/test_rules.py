@@ -69,6 +69,10 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("LG AI연구원, 엑사원 4.0 공개", ["model-release"]),
         ("Introducing Claude Pro", []),
         ("Introducing the Model Context Protocol", []),
+        ("Weekly: Mistral's new coding model, Cursor raises prices", ["model-release"]),
+        ("Pre-deployment evaluation of OpenAI's o3 model", []),
+        ("Claude's character across models and languages", []),
+        ("Introducing the next generation of Gemini", ["model-release"]),
         ("넷플릭스 드라마 2 공개", []),
         # regulation: governments acting on AI, not companies' own bans or scaling laws
         ("Italy bans ChatGPT over privacy concerns", ["regulation"]),
