@@ -56,7 +56,11 @@ NO = Verdict(False)
 
 
 class Classifier(Protocol):
-    """What `confirm` asks: `TopicClassifier`, or a stand-in in tests."""
+    """What `confirm` asks: `TopicClassifier`, or a stand-in in tests. `margin` is the grey zone
+    to pass to `detect.near_misses` (`llm.classify_margin`)."""
+
+    @property
+    def margin(self) -> float: ...
 
     def fits(self, topic: CompiledTopic, document: Document) -> Verdict: ...
 
@@ -159,6 +163,10 @@ class TopicClassifier:
         self.client = client or LLMClient(config)
         self.clock = clock
         self._budget_logged: date | None = None
+
+    @property
+    def margin(self) -> float:
+        return self.config.classify_margin
 
     def close(self) -> None:
         self.client.close()

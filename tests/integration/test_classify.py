@@ -171,6 +171,8 @@ def test_the_reason_is_plain_short_words() -> None:
 
 def test_near_misses_of_unknown_topics_are_skipped() -> None:
     class Always:
+        margin = 0.5
+
         def fits(self, topic: Any, document: Document) -> Verdict:
             return Verdict(True, "yes")
 
@@ -182,5 +184,8 @@ def test_the_switch_is_read_from_settings(make_config: Callable[..., Path]) -> N
     cfg = make_config("sources: []\n", "llm: {provider: openai, classify: true, classify_margin: 0.75}\n")
     llm = load(cfg, {"OPENAI_API_KEY": "sk-x"}).llm
     assert llm is not None and llm.classify and llm.classify_margin == 0.75
+    classifier = TopicClassifier(llm)
+    assert classifier.margin == 0.75
+    classifier.close()
     off = load(make_config("sources: []\n", "llm: {provider: openai}\n"), {}).llm
     assert off is not None and not off.classify and off.classify_margin == 0.5
