@@ -92,6 +92,8 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("Anthropic joins the Frontier Model Forum", []),
         ("OpenAI joins Linux Foundation effort on agent standards", []),
         ("Cohere and Aleph Alpha join forces", ["partnership"]),
+        ("Bringing the Guardian's reporting to ChatGPT", ["partnership"]),
+        ("SoftBank's OpenAI stake is worth more than ever", ["partnership"]),
         # a newsroom's own announcement headline; a third party's needs an AI party
         ("Research Partnership with the University of Tokyo", ["partnership"]),
         ("Motorola announces a partnership with GrapheneOS", []),
