@@ -140,7 +140,11 @@ def _expand(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> list[
         if term.startswith("@"):
             if term[1:] not in lists:
                 raise ConfigError(f"{here}: unknown list {term} (known: {', '.join(sorted(lists))})")
-            out.extend((t, f"lists.{term[1:]}[{j}]") for j, t in enumerate(lists[term[1:]]))
+            for j, t in enumerate(lists[term[1:]]):
+                if str(t).startswith("@"):
+                    # It would be a literal "@name" that never matches: say so rather than ignore it.
+                    raise ConfigError(f"lists.{term[1:]}[{j}]: a list cannot name another list ({t})")
+                out.append((t, f"lists.{term[1:]}[{j}]"))
         else:
             out.append((term, here))
     return out

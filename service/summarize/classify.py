@@ -4,8 +4,9 @@ Detection is pure and decides on its own; this only looks at the topics an item 
 (`detect.near_misses`). For each, `TopicClassifier.fits` sends the topic's description from
 topics.yaml and the item, fenced as untrusted data, and reads back
 `{"fits": true|false, "reason": "..."}`, validated with pydantic. Answers are cached in the
-store by content key (prompt version, model, topic and its definition, the item's text), so the
-same story from a second outlet costs nothing, and the calls share the briefs' daily token budget.
+store by content key (prompt version, model, topic and its definition, the item's title, summary
+and opening), so an item seen again (a restart, a replay, a syndicated copy) costs nothing; the
+calls share the briefs' daily token budget.
 Any LLM trouble (unreachable, over budget, an answer that is not the JSON asked for) counts as
 "no" and is logged: without the LLM, detection is exactly what it was. `confirm` is the one
 function the pipeline calls: near misses in, LLM-confirmed matches out.
@@ -114,7 +115,7 @@ def build_messages(topic: CompiledTopic, document: Document) -> tuple[str, str]:
 
 
 def cache_key(topic: CompiledTopic, document: Document, model: str) -> str:
-    """Same item text, topic definition, prompt and model -> same key, whichever outlet ran it."""
+    """Same item (as sent), topic definition, prompt and model -> same key."""
     parts = (PROMPT_VERSION, model, topic.id, topic.description, *build_messages(topic, document)[1:])
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

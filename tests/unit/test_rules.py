@@ -169,6 +169,11 @@ def test_rule_errors_name_the_place(raw: dict[str, object], message: str) -> Non
         topics(raw)
 
 
+def test_a_list_cannot_name_another_list() -> None:
+    with pytest.raises(ConfigError, match=r"lists\.b\[1\]: a list cannot name another list \(@a\)"):
+        topics({"id": "x", "any": ["@b"]}, lists={"a": ["x"], "b": ["y", "@a"]})
+
+
 def test_within_words() -> None:
     t = topics({"id": "x", "rules": [{"all": [["OpenAI"], ["deal"]], "within": 3}]})
     assert detect(t, Document("OpenAI signs a deal"))[0].matched == ("OpenAI", "deal")
