@@ -7,6 +7,11 @@ false positive (with the words that matched) and false negative (with what each 
 hit, `-` for a group that missed, rules separated by `|`; or the veto that fired). A few fixed
 headlines, Korean included, are checked last. An optional argument names another topics file,
 to try rule changes before editing config/. Prints figures; asserts nothing.
+
+The grey zone: the near misses (`service.detect.near_misses`) an optional LLM classifier would be
+asked about (`llm.classify`), per topic, and how many of them are labeled positives. The "upper
+bound" row is precision and recall if that classifier were perfect (every positive in the grey
+zone confirmed, every negative refused): a ceiling on what the LLM can add, not a measurement.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
-from service.detect import CompiledTopic, Document, detect
+from service.detect import CompiledTopic, Document, detect, near_misses
 from service.detect.rules import fold
 from service.settings import load_entities, load_topics
 
@@ -57,11 +62,22 @@ class Tally:
     fp: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     fn: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
+    grey: int = 0  # near misses: items the LLM classifier would be asked about
+    grey_positive: int = 0  # of which labeled with the topic
+
     def row(self, topic: str) -> str:
-        p = self.tp / (self.tp + len(self.fp)) if self.tp + len(self.fp) else float("nan")
-        r = self.tp / (self.tp + len(self.fn)) if self.tp + len(self.fn) else float("nan")
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        return f"  {topic:<14} {self.tp:4d} {len(self.fp):4d} {len(self.fn):4d}   {p:6.3f} {r:6.3f} {f1:6.3f}"
+        return _row(topic, self.tp, len(self.fp), len(self.fn))
+
+    def upper_bound_row(self, topic: str) -> str:
+        tp, fn = self.tp + self.grey_positive, len(self.fn) - self.grey_positive
+        return _row(topic, tp, len(self.fp), fn) + f"   grey zone {self.grey:3d}, {self.grey_positive:2d} positive"
+
+
+def _row(topic: str, tp: int, fp: int, fn: int) -> str:
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return f"  {topic:<14} {tp:4d} {fp:4d} {fn:4d}   {p:6.3f} {r:6.3f} {f1:6.3f}"
 
 
 def _document(item: dict[str, Any]) -> Document:
@@ -92,6 +108,9 @@ def evaluate(topics: tuple[CompiledTopic, ...], labeled: Iterable[tuple[dict[str
     for item, gold in labeled:
         doc = _document(item)
         found = {m.topic: m for m in detect(topics, doc, ENTITIES)}
+        for near in near_misses(topics, doc, ENTITIES):
+            tallies[near.topic].grey += 1
+            tallies[near.topic].grey_positive += near.topic in gold
         for topic in topics:
             tally = tallies[topic.id]
             if topic.id in found and topic.id in gold:
@@ -147,6 +166,9 @@ def main(argv: list[str]) -> None:
     print(f"\n  {'topic':<14} {'TP':>4} {'FP':>4} {'FN':>4}   {'prec':>6} {'recall':>6} {'F1':>6}")
     for topic, tally in tallies.items():
         print(tally.row(topic))
+    print("\n  upper bound with a perfect LLM classifier on the grey zone (near misses); not a measurement")
+    for topic, tally in tallies.items():
+        print(tally.upper_bound_row(topic))
     _print_errors(tallies)
     _check_headlines(topics)
 

@@ -222,6 +222,8 @@ class _LLM(_Strict):
     json_mode: bool = True
     token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     local: bool = False
+    classify: bool = False
+    classify_margin: float = Field(0.5, gt=0, le=1)
 
     @field_validator("base_url")
     @classmethod

@@ -2,6 +2,16 @@
 
 from service.detect.entities import Entities, compile_entities
 from service.detect.match import detect
+from service.detect.near import near_misses
 from service.detect.rules import CompiledTopic, Document, compile_topics, may_match
 
-__all__ = ["CompiledTopic", "Document", "Entities", "compile_entities", "compile_topics", "detect", "may_match"]
+__all__ = [
+    "CompiledTopic",
+    "Document",
+    "Entities",
+    "compile_entities",
+    "compile_topics",
+    "detect",
+    "may_match",
+    "near_misses",
+]

@@ -31,6 +31,12 @@ def _with_event(topic: CompiledTopic, match: Match | None, event: Event) -> Matc
     return replace(match, score=round(match.score + EVENT_BONUS, 2), event=label, evidence=evidence)
 
 
+def events_in(scan: Scan, entities: Entities) -> dict[str, Event]:
+    """The deal events of a document being matched, by kind."""
+    pairs = {name: (scan.folded[name], scan.originals()[name]) for name in FIELDS}
+    return {e.kind: e for e in find_events(pairs, entities)}
+
+
 def detect(topics: Iterable[CompiledTopic], document: Document, entities: Entities | None = None) -> tuple[Match, ...]:
     """Every topic the document matches, with its score, the words that matched and any event."""
     scan = Scan(document)
@@ -40,8 +46,7 @@ def detect(topics: Iterable[CompiledTopic], document: Document, entities: Entiti
         match = score(topic, scan)
         if topic.event and entities is not None and not scan.vetoed(topic):
             if events is None:
-                pairs = {name: (scan.folded[name], scan.originals()[name]) for name in FIELDS}
-                events = {e.kind: e for e in find_events(pairs, entities)}
+                events = events_in(scan, entities)
             if topic.event in events and (match is not None or topic.event_alone):
                 match = _with_event(topic, match, events[topic.event])
         if match is not None:

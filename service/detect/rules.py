@@ -141,7 +141,11 @@ def _expand(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> list[
         if term.startswith("@"):
             if term[1:] not in lists:
                 raise ConfigError(f"{here}: unknown list {term} (known: {', '.join(sorted(lists))})")
-            out.extend((t, f"lists.{term[1:]}[{j}]") for j, t in enumerate(lists[term[1:]]))
+            for j, t in enumerate(lists[term[1:]]):
+                if str(t).startswith("@"):
+                    # It would be a literal "@name" that never matches: say so rather than ignore it.
+                    raise ConfigError(f"lists.{term[1:]}[{j}]: a list cannot name another list ({t})")
+                out.append((t, f"lists.{term[1:]}[{j}]"))
         else:
             out.append((term, here))
     return out
@@ -263,7 +267,7 @@ class Scan:
 
 
 def _near_hits(rule: Rule, scan: Scan, within: int) -> tuple[list[str], bool] | None:
-    """Like `_rule_hits`, but every group must hit within `within` words of the first, in one field."""
+    """Like `rule_hits`, but every group must hit within `within` words of the first, in one field."""
     for name in rule.fields:
         text = scan.folded[name]
         starts = [m.start() for m in re.finditer(r"\S+", text)]
@@ -279,7 +283,7 @@ def _near_hits(rule: Rule, scan: Scan, within: int) -> tuple[list[str], bool] | 
     return None
 
 
-def _rule_hits(rule: Rule, scan: Scan) -> tuple[list[str], bool] | None:
+def rule_hits(rule: Rule, scan: Scan) -> tuple[list[str], bool] | None:
     """The matched words of a rule, and whether every group hit the title; None if it does not match."""
     if rule.within is not None:
         # Cheap test first: without a hit of every group anywhere, proximity cannot hold.
@@ -298,22 +302,28 @@ def _rule_hits(rule: Rule, scan: Scan) -> tuple[list[str], bool] | None:
     return words, all_in_title
 
 
-def score(topic: CompiledTopic, scan: Scan) -> Match | None:
+def raw_score(topic: CompiledTopic, scan: Scan) -> tuple[float, tuple[str, ...]] | None:
+    """The rules' score and matched words, before the veto and `min_score`; None if no rule matches."""
     scores: list[float] = []
     words: list[str] = []
     for rule in topic.rules:
-        hits = _rule_hits(rule, scan)
+        hits = rule_hits(rule, scan)
         if hits is None:
             continue
         scores.append(rule.weight * (TITLE_BONUS if hits[1] else 1.0))
         words.extend(w for w in hits[0] if w not in words)
     if not scores:
         return None
+    return max(scores) + EXTRA_RULE * (len(scores) - 1), tuple(words)
+
+
+def score(topic: CompiledTopic, scan: Scan) -> Match | None:
+    scored = raw_score(topic, scan)
     # The veto is looked for only once a rule matched: most items match nothing, and it scans every field.
-    if scan.vetoed(topic):
+    if scored is None or scan.vetoed(topic):
         return None
-    score = max(scores) + EXTRA_RULE * (len(scores) - 1)
-    return Match(topic.id, round(score, 2), tuple(words)) if score >= topic.min_score else None
+    value, words = scored
+    return Match(topic.id, round(value, 2), words) if value >= topic.min_score else None
 
 
 def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:

@@ -105,6 +105,8 @@ class LLMConfig:
     # OpenAI's reasoning models (o-series, gpt-5) want max_completion_tokens; most other servers max_tokens.
     token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     local: bool = False  # the endpoint is on this machine or network on purpose (Ollama): the address guard lets it be
+    classify: bool = False  # also ask about items in a topic's grey zone (summarize.classify)
+    classify_margin: float = 0.5  # the grey zone: a near score of at least this share of min_score
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:

@@ -38,6 +38,9 @@ def events(title: str, summary: str = "") -> list[str]:
         ("마이크로소프트, 오픈AI와의 제약 해제 후 자체 AGI 개발", ["partnership: Microsoft + OpenAI (ended)"]),
         ("앤트로픽, 시리즈 F로 130억 달러 투자 유치", ["funding: Anthropic, 130억 달러, Series F"]),
         ("Meta's new metadata standard for photos", []),
+        # aliases that are common words are left out: "figure" is not Figure AI, 암 (cancer) is not Arm
+        ("Figure 2 shows what Meta bought in the quarter", []),
+        ("삼성, 암 진단 AI 협력 확대", []),
         (
             "SoftBank buys Ampere. Arm and SoftBank extend their chip pact.",
             ["partnership: Arm + SoftBank (extended)"],

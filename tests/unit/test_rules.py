@@ -69,6 +69,10 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("LG AI연구원, 엑사원 4.0 공개", ["model-release"]),
         ("Introducing Claude Pro", []),
         ("Introducing the Model Context Protocol", []),
+        ("Weekly: Mistral's new coding model, Cursor raises prices", ["model-release"]),
+        ("Pre-deployment evaluation of OpenAI's o3 model", []),
+        ("Claude's character across models and languages", []),
+        ("Introducing the next generation of Gemini", ["model-release"]),
         ("넷플릭스 드라마 2 공개", []),
         # regulation: governments acting on AI, not companies' own bans or scaling laws
         ("Italy bans ChatGPT over privacy concerns", ["regulation"]),
@@ -80,6 +84,26 @@ def ids(title: str, summary: str = "", text: str = "") -> list[str]:
         ("Scaling laws for neural language models", []),
         ("Bill Gates says AI will transform education", []),
         ("TCS and Anthropic partner to bring Claude to regulated industries", ["partnership"]),
+        # a company (named like one) joining another is an acquisition; a person, a forum or a
+        # foundation is not
+        ("Acme AI joins Nvidia", ["partnership", "acquisition"]),
+        ("Robotics recap: Foo Labs to join OpenAI, new humanoids", ["partnership", "acquisition"]),
+        ("Karpathy joins Anthropic", []),
+        ("Anthropic joins the Frontier Model Forum", []),
+        ("OpenAI joins Linux Foundation effort on agent standards", []),
+        ("Cohere and Aleph Alpha join forces", ["partnership"]),
+        ("Bringing the Guardian's reporting to ChatGPT", ["partnership"]),
+        ("SoftBank's OpenAI stake is worth more than ever", ["partnership"]),
+        # a newsroom's own announcement headline; a third party's needs an AI party
+        ("Research Partnership with the University of Tokyo", ["partnership"]),
+        ("Motorola announces a partnership with GrapheneOS", []),
+        ("Weekly digest: Apple+Google, new glasses", ["partnership"]),
+        # donations and programmes are not investments
+        ("Anthropic invests $2M in the Linux Foundation", []),
+        # funding said in two words
+        ("Mistral at $14B, Gemini in Chrome", ["funding"]),
+        ("Nvidia at $5 trillion market cap", []),
+        ("Investors pile into Anthropic", ["funding"]),
     ],
 )
 def test_shipped_topics(title: str, expected: list[str]) -> None:
@@ -143,6 +167,11 @@ def test_may_match_sees_partial_rules() -> None:
 def test_rule_errors_name_the_place(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace("`", "`")):
         topics(raw)
+
+
+def test_a_list_cannot_name_another_list() -> None:
+    with pytest.raises(ConfigError, match=r"lists\.b\[1\]: a list cannot name another list \(@a\)"):
+        topics({"id": "x", "any": ["@b"]}, lists={"a": ["x"], "b": ["y", "@a"]})
 
 
 def test_within_words() -> None:
