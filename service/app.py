@@ -32,6 +32,7 @@ from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
 from service.stories import StoryBook
 from service.summarize.brief import ExtractiveWriter, Summarizer
+from service.summarize.classify import TopicClassifier
 from service.summarize.llm import BriefWriter, LLMClient
 
 __all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
@@ -64,6 +65,13 @@ def make_summarizer(settings: Settings, store: Store) -> Summarizer:
     return BriefWriter(llm, LLMCache(store), client=client, max_sentences=settings.summary_sentences)
 
 
+def make_classifier(settings: Settings, summarizer: Summarizer, store: Store) -> TopicClassifier | None:
+    """The grey-zone classifier (`llm.classify`), on the brief writer's client: one pool, one limit."""
+    if not isinstance(summarizer, BriefWriter) or settings.llm is None or not settings.llm.classify:
+        return None
+    return TopicClassifier(settings.llm, LLMCache(store), client=summarizer.client)
+
+
 @contextmanager
 def context(
     settings: Settings,
@@ -76,9 +84,18 @@ def context(
     summarizer = make_summarizer(settings, store)
     stories = StoryBook(StoryStore(store)).load(clock())
     priorities = {t.id: t.priority for t in settings.topics}
+    classifier = make_classifier(settings, summarizer, store)
     try:
         yield Context(
-            settings, store, fetcher, deliverer or make_deliverer(settings), summarizer, clock, stories, priorities
+            settings,
+            store,
+            fetcher,
+            deliverer or make_deliverer(settings),
+            summarizer,
+            clock,
+            stories,
+            priorities,
+            classifier,
         )
     finally:
         stories.flush()

@@ -23,7 +23,7 @@ from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
-from service.detect import Document, detect, may_match
+from service.detect import Document, detect, may_match, near_misses
 from service.digest import digest_alerts, due_digest
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
@@ -36,6 +36,7 @@ from service.store import Store
 from service.store.stories import Filing, StoryStore
 from service.stories import Placement, StoryBook
 from service.summarize.brief import Summarizer
+from service.summarize.classify import Classifier, confirm
 
 log = logging.getLogger("newsalert.pipeline")
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -53,6 +54,7 @@ class Context:
     clock: Callable[[], datetime]
     stories: StoryBook
     priorities: Mapping[str, float]  # topic id -> priority
+    classifier: Classifier | None = None  # llm.classify: the LLM's opinion on near misses
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,9 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
         item = replace(item, published=item.published or article.published, canonical_url=key)
     matches = detect(topics, doc, ctx.settings.entities)
+    if ctx.classifier is not None:  # llm.classify: a second opinion on near misses
+        near = near_misses(topics, doc, ctx.settings.entities, ctx.classifier.margin)
+        matches += confirm(ctx.classifier, topics, doc, near)
     body = article.text if article is not None else (item.content or item.summary)
     return item, matches, body
 

@@ -1,12 +1,7 @@
-"""The grey-zone LLM classifier through the whole pipeline: configured in settings, posted to the fake Slack.
-
-It runs once `pipeline.Context` has a `classifier` (the wiring in pipeline.analyze and
-app.context); until then it is skipped.
-"""
+"""The grey-zone LLM classifier through the whole pipeline: configured in settings, posted to the fake Slack."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,13 +11,9 @@ import pytest
 
 from service import app
 from service import settings as config
-from service.pipeline import Context
 from tests.support.fake_llm import KEY, FakeLLM, brief_json
 from tests.support.feeds import ago, article, rss
 from tests.support.servers import FakeSlack, Page, Site
-
-if "classifier" not in {f.name for f in dataclasses.fields(Context)}:
-    pytest.skip("the classifier is not wired into the pipeline yet", allow_module_level=True)
 
 ENTITIES = Path(__file__).resolve().parents[2] / "config" / "entities.yaml"
 NOW = datetime.now(UTC)
