@@ -19,11 +19,13 @@ run: install  ## set up and start the daemon on config/ (console output without 
 once: install  ## one cycle of every source, deliver, exit
 	$(VENV)/bin/newsalert run --once
 
-test: install  ## set up, lint, and run the whole test suite
+test: install  ## set up, lint, run the whole test suite, then print the detection and clustering evals
 	$(VENV)/bin/ruff check service tests bench
 	$(VENV)/bin/mypy service
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/pytest -q
+	@if [ -d "$${NEWSALERT_SHARED_DATA:-../shared/data}" ]; then $(MAKE) --no-print-directory eval; \
+	else echo "evals skipped: no shared data at ../shared/data (set NEWSALERT_SHARED_DATA)"; fi
 
 lint: install
 	$(VENV)/bin/ruff check service tests bench
