@@ -14,6 +14,11 @@ bot, through conversations.history) looks for a message carrying the key since t
 if there is one the alert is marked sent without a second post. A target that cannot look (an
 incoming webhook, the console) posts again: in that window delivery stays at-least-once.
 
+Threads. A reply goes under its parent's message (`thread_ts`, found by the parent's key; queue
+order delivers the parent first), and is looked for in that thread after a crash (replies are not
+in the channel's history). An update rewrites the parent with the story's outlets so far: editing
+twice is harmless, so it needs no reconciling, and without a parent message it is settled as done.
+
 Failures that retrying will not fix are settled at once, never looped on: the alert is marked
 `failed` with the reason (`newsalert status`). A broken route (`RouteFailure`: a channel that does
 not exist, excludes the bot or is archived; a revoked or wrong token) is logged as an ERROR once per
