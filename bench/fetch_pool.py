@@ -1,10 +1,11 @@
 """Benchmark: the fetcher alone over N loopback feeds on W threads, by connections kept alive.
 
-httpcore's connection pool scans its connections on every request and response, and for each idle
-one scans them all again; how many it keeps alive decides what a cycle's fetching costs in CPU.
-Serves the corpus like bench/cycle.py (bench/static_server.py, its own process) and fetches every
-URL with `Fetcher.get` on W threads, four rounds per setting. Prints wall and CPU seconds per
-round; asserts nothing.
+httpcore's connection pool walks its connections on every request and response, and for each idle
+one walks them all again, so how connections are pooled and kept decides what a cycle's fetching
+costs in CPU. The guarded transport keeps one pool per origin (service/fetch/pools.py), and idle
+connections for `keepalive` origins. Serves the corpus like bench/cycle.py (bench/static_server.py,
+its own process, 50 loopback addresses) and fetches every URL with `Fetcher.get` on W threads,
+four rounds per setting. Prints wall and CPU seconds per round; asserts nothing.
 
     python bench/fetch_pool.py [N [W [DELAY]]]
 """

@@ -31,7 +31,6 @@ from service.models import FetchResult
 from service.retry_after import parse_retry_after
 from service.settings import FetchSettings
 
-KEEPALIVE = 8  # idle connections kept for reuse (see Fetcher)
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.8"
 
 
@@ -69,13 +68,9 @@ class Fetcher:
 
     def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        # Few idle connections kept: httpcore's pool scans every connection, and for each idle one
-        # every connection again, on each request and each response (O(n^2) under its lock). With
-        # `workers` kept alive, 1,000 loopback fetches on 32 threads cost 1.3-1.4 s of CPU; with 8,
-        # 0.75 s (bench/fetch_pool.py). A cycle's feeds are mostly on distinct hosts anyway.
-        limits = httpx.Limits(
-            max_connections=settings.workers * 2, max_keepalive_connections=min(settings.workers, KEEPALIVE)
-        )
+        # Idle connections kept for as many origins as requests may run at once (one small pool
+        # per origin: see pools.py).
+        limits = httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers * 2)
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=True,
