@@ -116,6 +116,10 @@ class Fetcher:
         status = response.status_code
         if status >= 400 or (status >= 300 and status != 304):
             raise HTTPStatusError(url, status, parse_retry_after(response.headers.get("Retry-After")))
+        if status == 304:
+            # A 304 has no body (RFC 9110 15.4.5), but reading its end lets the connection be kept:
+            # httpcore closes one whose response was left unread.
+            response.read()
         body = b"" if status == 304 else self._body(url, response, started)
         return FetchResult(
             url=url,
