@@ -25,6 +25,7 @@ from service.detect import Document, detect, may_match
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
+from service.fetch.politeness import spread_by_host
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
 from service.route import build_alerts, channels_for
 from service.settings import Settings
@@ -236,12 +237,15 @@ def _log_report(report: SourceReport, state: SourceState, seconds: float) -> Non
 def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
     """Poll the sources concurrently (one worker per source at a time) and wait for all.
 
-    A big cycle parses in another process (sources/pool.py), beside the rest of the cycle."""
+    Workers take the sources one host after another (so a host's politeness limit does not hold
+    them all), and a big cycle parses in another process (sources/pool.py), beside the rest."""
+    order = spread_by_host([s.url for s in selected])
     with (
         ParsePool.for_cycle(len(selected)) as parser,
         ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool,
     ):
-        return list(pool.map(lambda s: poll_source(ctx, s, parser.parse), selected))
+        polled = dict(zip(order, pool.map(lambda i: poll_source(ctx, selected[i], parser.parse), order), strict=True))
+    return [polled[i] for i in range(len(selected))]
 
 
 def deliver(ctx: Context) -> DeliveryReport:
