@@ -10,7 +10,10 @@ httpx loop. Wall seconds are the figures; CPU seconds (this process, and the par
 spawns for a big cycle) say how much of a wall figure was other jobs on a shared machine. Peak
 RSS is the cycle's process and, separately, its largest child. Prints figures; asserts nothing.
 
-    python bench/cycle.py [--workers W] [N ...]
+With --grouped the sources are listed host by host (as an OPML export sorted by site would be)
+instead of alternating between the addresses.
+
+    python bench/cycle.py [--workers W] [--grouped] [N ...]
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def urls(n: int, port: int) -> list[str]:
-    return [f"http://127.0.0.{1 + i % ADDRESSES}:{port}/{i}.xml" for i in range(n)]
+def urls(n: int, port: int, grouped: bool = False) -> list[str]:
+    host = (lambda i: 1 + i * ADDRESSES // n) if grouped else (lambda i: 1 + i % ADDRESSES)
+    return [f"http://127.0.0.{host(i)}:{port}/{i}.xml" for i in range(n)]
 
 
 def serve(files: list[Path], n: int, delay: float, tmp: Path) -> tuple[subprocess.Popen[str], int]:
@@ -90,7 +94,7 @@ def cpu_seconds() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def child(n: int, port: int, workers: int) -> None:
+def child(n: int, port: int, workers: int, grouped: bool) -> None:
     """In a fresh process: configure through OPML import, then time a cold and a warm cycle."""
     from service import app, opml
     from service import settings as config
@@ -106,7 +110,7 @@ def child(n: int, port: int, workers: int) -> None:
         f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfirst_poll_window: 100000d\n"
         f"fetch: {{workers: {workers}, per_host: 2, per_host_spacing: 0, allow_private_hosts: [127.0.0.0/8]}}\n"
     )
-    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port)))
+    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port, grouped)))
     (tmp / "bench.opml").write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     opml.import_opml(cfg, tmp / "bench.opml")
     settings = config.load(cfg, env={})
@@ -133,15 +137,15 @@ def child(n: int, port: int, workers: int) -> None:
     )
 
 
-def run(files: list[Path], n: int, delay: float, workers: int) -> None:
+def run(files: list[Path], n: int, delay: float, workers: int, grouped: bool) -> None:
     tmp = Path(tempfile.mkdtemp())
     server, port = serve(files, n, delay, tmp)
     try:
-        targets = urls(n, port)
+        targets = urls(n, port, grouped)
         curl = curl_floor(targets, tmp)
         loop = httpx_floor(targets) if not delay else None
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(n), str(port), str(workers)],
+            [sys.executable, __file__, "--child", str(n), str(port), str(workers), str(int(grouped))],
             capture_output=True,
             text=True,
             check=True,
@@ -167,12 +171,14 @@ def run(files: list[Path], n: int, delay: float, workers: int) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
-        child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1")
         return
     args = sys.argv[1:]
     workers = WORKERS
     if args[:1] == ["--workers"]:
         workers, args = int(args[1]), args[2:]
+    grouped = args[:1] == ["--grouped"]
+    args = args[1:] if grouped else args
     files = feed_files()
     if not files:
         print(f"skipped: no corpus at {data_dir()}")
@@ -180,11 +186,11 @@ def main() -> None:
     sizes = [int(a) for a in args] or [100, 1000]
     print(
         f"poll cycle over real feeds ({len(files)} distinct, repeated), {ADDRESSES} loopback addresses, "
-        f"{workers} workers, 2 per host"
+        f"{workers} workers, 2 per host{', sources grouped by host' if grouped else ''}"
     )
     for n in sizes:
         for delay in (0.0, DELAY):
-            run(files, n, delay, workers)
+            run(files, n, delay, workers, grouped)
 
 
 if __name__ == "__main__":
