@@ -6,9 +6,14 @@ many loopback addresses with validators on; newsalert is configured through `sou
 a generated OPML and runs, in a fresh process, one cold cycle (everything new: fetch, parse, dedup,
 detect, store; article fetching off) and one warm cycle (everything unchanged: 304s). The floor
 is measured in the same run: `curl --parallel` fetching the same URLs into /dev/null, and a plain
-httpx loop. Prints figures; asserts nothing.
+httpx loop. Wall seconds are the figures; CPU seconds (this process, and the parse worker it
+spawns for a big cycle) say how much of a wall figure was other jobs on a shared machine. Peak
+RSS is the cycle's process and, separately, its largest child. Prints figures; asserts nothing.
 
-    python bench/cycle.py [N ...]
+With --grouped the sources are listed host by host (as an OPML export sorted by site would be)
+instead of alternating between the addresses.
+
+    python bench/cycle.py [--workers W] [--grouped] [N ...]
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def urls(n: int, port: int) -> list[str]:
-    return [f"http://127.0.0.{1 + i % ADDRESSES}:{port}/{i}.xml" for i in range(n)]
+def urls(n: int, port: int, grouped: bool = False) -> list[str]:
+    host = (lambda i: 1 + i * ADDRESSES // n) if grouped else (lambda i: 1 + i % ADDRESSES)
+    return [f"http://127.0.0.{host(i)}:{port}/{i}.xml" for i in range(n)]
 
 
 def serve(files: list[Path], n: int, delay: float, tmp: Path) -> tuple[subprocess.Popen[str], int]:
@@ -82,7 +88,13 @@ def httpx_floor(targets: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def child(n: int, port: int) -> None:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by this process, and by its children that ended."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def child(n: int, port: int, workers: int, grouped: bool) -> None:
     """In a fresh process: configure through OPML import, then time a cold and a warm cycle."""
     from service import app, opml
     from service import settings as config
@@ -96,19 +108,18 @@ def child(n: int, port: int) -> None:
     (cfg / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
     (cfg / "settings.yaml").write_text(
         f"store: {tmp / 'bench.db'}\narticle_fetch: false\nfirst_poll_window: 100000d\n"
-        f"fetch: {{workers: {WORKERS}, per_host: 2, per_host_spacing: 0, allow_private_hosts: [127.0.0.0/8]}}\n"
+        f"fetch: {{workers: {workers}, per_host: 2, per_host_spacing: 0, allow_private_hosts: [127.0.0.0/8]}}\n"
     )
-    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port)))
+    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{u}"/>' for i, u in enumerate(urls(n, port, grouped)))
     (tmp / "bench.opml").write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     opml.import_opml(cfg, tmp / "bench.opml")
     settings = config.load(cfg, env={})
     with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         cold = run_cycle(ctx, settings.sources)
-        cold_s = time.perf_counter() - started
-        started = time.perf_counter()
+        cold_s, cold_cpu = time.perf_counter() - started, cpu_seconds()
         warm = run_cycle(ctx, settings.sources)
-        warm_s = time.perf_counter() - started
+        warm_s, warm_cpu = time.perf_counter() - started - cold_s, cpu_seconds()
     print(
         json.dumps(
             {
@@ -117,21 +128,27 @@ def child(n: int, port: int) -> None:
                 "items": sum(r.items for r in cold),
                 "errors": sum(r.status == "error" for r in cold),
                 "not_modified": sum(r.status == "not-modified" for r in warm),
+                "cold_cpu": [cold_cpu[0] - cpu[0], cold_cpu[1] - cpu[1]],
+                "warm_cpu": [warm_cpu[0] - cold_cpu[0], warm_cpu[1] - cold_cpu[1]],
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             }
         )
     )
 
 
-def run(files: list[Path], n: int, delay: float) -> None:
+def run(files: list[Path], n: int, delay: float, workers: int, grouped: bool) -> None:
     tmp = Path(tempfile.mkdtemp())
     server, port = serve(files, n, delay, tmp)
     try:
-        targets = urls(n, port)
+        targets = urls(n, port, grouped)
         curl = curl_floor(targets, tmp)
         loop = httpx_floor(targets) if not delay else None
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(n), str(port)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--child", str(n), str(port), str(workers), str(int(grouped))],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
@@ -143,29 +160,37 @@ def run(files: list[Path], n: int, delay: float) -> None:
     if loop:
         ratios.append(f"{r['cold'] / loop:.1f}x httpx loop")
         floors.append(f"httpx loop {loop:.2f} s")
+    cold_cpu, warm_cpu = r["cold_cpu"], r["warm_cpu"]
     print(
         f"{label} cold {r['cold']:6.2f} s ({r['items'] / r['cold']:7,.0f} items/s, {r['items']} items,"
-        f" {r['errors']} failed; {', '.join(ratios)})  warm {r['warm']:5.2f} s ({r['not_modified']} 304s)"
-        f"  peak RSS {r['rss_mb']:4.0f} MB  | floor: {', '.join(floors)}"
+        f" {r['errors']} failed; {', '.join(ratios)}; CPU {cold_cpu[0]:.2f} s + worker {cold_cpu[1]:.2f} s)"
+        f"  warm {r['warm']:5.2f} s ({r['not_modified']} 304s; CPU {warm_cpu[0]:.2f} s)"
+        f"  peak RSS {r['rss_mb']:4.0f} MB (+ worker {r['child_rss_mb']:.0f} MB)  | floor: {', '.join(floors)}"
     )
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
-        child(int(sys.argv[2]), int(sys.argv[3]))
+        child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1")
         return
+    args = sys.argv[1:]
+    workers = WORKERS
+    if args[:1] == ["--workers"]:
+        workers, args = int(args[1]), args[2:]
+    grouped = args[:1] == ["--grouped"]
+    args = args[1:] if grouped else args
     files = feed_files()
     if not files:
         print(f"skipped: no corpus at {data_dir()}")
         return
-    sizes = [int(a) for a in sys.argv[1:]] or [100, 1000]
+    sizes = [int(a) for a in args] or [100, 1000]
     print(
         f"poll cycle over real feeds ({len(files)} distinct, repeated), {ADDRESSES} loopback addresses, "
-        f"{WORKERS} workers, 2 per host"
+        f"{workers} workers, 2 per host{', sources grouped by host' if grouped else ''}"
     )
     for n in sizes:
         for delay in (0.0, DELAY):
-            run(files, n, delay)
+            run(files, n, delay, workers, grouped)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from service import cluster, health, sources
+from service import cluster, health
 from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
@@ -28,10 +28,12 @@ from service.digest import digest_alerts, due_digest
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
+from service.fetch.politeness import spread_by_host
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
 from service.route import DEFAULT_POLICY, Plan, StoryView, build_alerts, channels_for, plan
 from service.settings import Settings
 from service.sources.feed import ttl_seconds
+from service.sources.pool import ParsePool, Parser, parse_items
 from service.store import Store
 from service.store.stories import Filing, StoryStore
 from service.stories import Placement, StoryBook
@@ -69,13 +71,15 @@ class SourceReport:
     gap: bool = False
 
 
-def poll_source(ctx: Context, source: Source) -> SourceReport:
-    """One poll of one source; never raises a SourceError (it is recorded on the source)."""
+def poll_source(ctx: Context, source: Source, parse: Parser = parse_items) -> SourceReport:
+    """One poll of one source; never raises a SourceError (it is recorded on the source).
+
+    `parse` reads the fetched body into items with canonical URLs (in this thread, or a ParsePool's)."""
     started = time.monotonic()
     now = ctx.clock()
     state = ctx.store.source_state(source.name)
     try:
-        report = _poll(ctx, source, state, now)
+        report = _poll(ctx, source, state, now, parse)
     except OutboxFull as e:
         # Not the source's fault: its items stay pending (and its validators unrecorded), so the
         # next poll processes them again once Slack has drained the queue.
@@ -92,7 +96,7 @@ def poll_source(ctx: Context, source: Source) -> SourceReport:
     return report
 
 
-def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> SourceReport:
+def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse: Parser) -> SourceReport:
     result = ctx.fetcher.get(source.url, state.etag, state.last_modified)
     if result.not_modified:
         # A 304 need not repeat every validator (RFC 9110 15.4.5): keep the ones it leaves out.
@@ -111,14 +115,13 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime) -> So
         next_poll = _record_success(ctx, source, result, body_hash, now, Observation(ok=True, server_hint=hint))
         return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged", next_poll=next_poll)
     try:
-        parsed = sources.parse(source, result)
+        items = parse(source, result)
     except ParseError:
         if body_hash is not None:
             ctx.store.remember_bad_body(
                 source.name, source.url, source.kind, body_hash, result.etag, result.last_modified
             )
         raise
-    items = [replace(i, canonical_url=canonical_url(i.url)) for i in parsed]
     old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
     inserted, pending = ctx.store.record_items(source.name, items, now, old_before)
     ctx.stories.observe(stored.item for stored in pending)
@@ -346,9 +349,17 @@ def _log_report(report: SourceReport, state: SourceState, seconds: float) -> Non
 
 
 def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
-    """Poll the sources concurrently (one worker per source at a time) and wait for all."""
-    with ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool:
-        return list(pool.map(lambda s: poll_source(ctx, s), selected))
+    """Poll the sources concurrently (one worker per source at a time) and wait for all.
+
+    Workers take the sources one host after another (so a host's politeness limit does not hold
+    them all), and a big cycle parses in another process (sources/pool.py), beside the rest."""
+    order = spread_by_host([s.url for s in selected])
+    with (
+        ParsePool.for_cycle(len(selected)) as parser,
+        ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool,
+    ):
+        polled = dict(zip(order, pool.map(lambda i: poll_source(ctx, selected[i], parser.parse), order), strict=True))
+    return [polled[i] for i in range(len(selected))]
 
 
 def compose_digests(ctx: Context) -> int:

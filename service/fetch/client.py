@@ -68,7 +68,9 @@ class Fetcher:
 
     def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        limits = httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers)
+        # Idle connections kept for as many origins as requests may run at once (one small pool
+        # per origin: see pools.py).
+        limits = httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers * 2)
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=True,
@@ -114,6 +116,10 @@ class Fetcher:
         status = response.status_code
         if status >= 400 or (status >= 300 and status != 304):
             raise HTTPStatusError(url, status, parse_retry_after(response.headers.get("Retry-After")))
+        if status == 304:
+            # A 304 has no body (RFC 9110 15.4.5), but reading its end lets the connection be kept:
+            # httpcore closes one whose response was left unread.
+            response.read()
         body = b"" if status == 304 else self._body(url, response, started)
         return FetchResult(
             url=url,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -21,6 +21,22 @@ def host_key(url: str) -> str:
         return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
     except ValueError:  # "http://[bad/", a port past 65535: httpx will refuse the URL itself
         return url.lower()
+
+
+def spread_by_host(urls: Sequence[str]) -> list[int]:
+    """The indexes of `urls`, one host's turn after another's (round robin), each host's in order.
+
+    A pool of workers that takes requests in list order would otherwise stall on a list sorted by
+    host (an OPML export by category, twenty feeds on one feed host): every worker would wait for
+    the same host's few slots while the other hosts' requests wait for a worker.
+    """
+    seen: dict[str, int] = {}
+    keys = []
+    for index, url in enumerate(urls):
+        host = host_key(url)
+        turn = seen[host] = seen.get(host, -1) + 1
+        keys.append((turn, index))
+    return [index for _, index in sorted(keys)]
 
 
 class HostLimiter:

@@ -31,6 +31,7 @@ import httpcore
 import httpx
 
 from service.fetch.addresses import AddressPolicy
+from service.fetch.pools import OriginPools
 
 _DEADLINE: ContextVar[float | None] = ContextVar("newsalert_fetch_deadline", default=None)
 
@@ -154,17 +155,28 @@ class GuardedBackend(httpcore.SyncBackend):
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport, with its connection pool built on the guarded backend."""
+    """httpx's own transport, with its connection pools built on the guarded backend.
+
+    One pool per origin (pools.py), each with `limits`; idle connections are kept for at most
+    `limits.max_keepalive_connections` origins, for `limits.keepalive_expiry` seconds."""
 
     def __init__(self, policy: AddressPolicy, limits: httpx.Limits) -> None:
         super().__init__(limits=limits)
-        # HTTPTransport takes no network backend, so its pool is rebuilt with the same settings.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(policy),
+        backend, ssl_context = GuardedBackend(policy), httpx.create_ssl_context()
+
+        def origin_pool() -> httpcore.ConnectionPool:
+            return httpcore.ConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=backend,
+            )
+
+        # HTTPTransport takes no network backend, so its pool is replaced; httpx only calls
+        # handle_request, close, __enter__ and __exit__ on it, which OriginPools has.
+        self._pool = OriginPools(  # type: ignore[assignment]
+            origin_pool, limits.max_keepalive_connections or 0, limits.keepalive_expiry or 0.0
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from service.models import Item
 from service.sources._dates import first_date
@@ -34,6 +33,8 @@ _CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 # C0/C1 controls (bar whitespace) and lone surrogates, which JSON can smuggle in and UTF-8 cannot encode.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)  # as lxml.html tells one from a fragment
+_HTML_PARSER = etree.HTMLParser()  # libxml2's defaults, as lxml.html's parser has (network access is off)
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,22 @@ def clean_text(value: object, limit: int) -> str:
 def strip_markup(text: str) -> str:
     """The text of an HTML fragment, pieces separated by spaces (script, style and comments dropped).
 
-    lxml directly rather than BeautifulSoup: the same text on every markup-bearing field of the
-    shared corpus, about 8x faster, and this runs on every title and summary of every feed.
+    lxml directly rather than BeautifulSoup (the same text on every markup-bearing field of the
+    shared corpus, about 8x faster), and lxml's plain HTML parser rather than `lxml.html`, whose
+    fragment functions give the same tree but look up a Python element class for every node: this
+    runs on every title and summary of every feed, and the plain parser halves its cost.
     """
+    wrapped = text if _FULL_DOCUMENT.match(text) else f"<html><body>{text}</body></html>"
     try:
-        root = lxml_html.fragment_fromstring(text, create_parent="div")
+        root = etree.fromstring(wrapped, _HTML_PARSER)
     except (etree.ParserError, ValueError):
         return text
-    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, "script", "style", with_tail=False)
-    return " ".join(root.itertext())
+    if root is None:  # nothing but whitespace or comments
+        return text
+    body = root.find("body")
+    tree = root if body is None else body
+    etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, "script", "style", with_tail=False)
+    return " ".join(tree.itertext())
 
 
 def resolve_link(raw: object, base_url: str) -> str:
