@@ -284,3 +284,23 @@ def test_a_reply_caught_in_a_timeout_is_found_in_its_thread_not_posted_twice(
         parents, replies = _threads(slack, channel)
         assert len(parents) == 1 and len(replies) == 1
     assert any("/conversations.replies" in path for path, _, _ in slack.requests)
+
+
+def test_a_publishers_edit_updates_the_item_and_never_alerts_again(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    name, title = COVERAGE[0]
+    link = f"{site.url}/{_slug(name)}/story.html"
+    site.pages[f"/{_slug(name)}.xml"] = Page(rss([(title, link, ago(NOW, 2))], title=name))
+    for other, _ in COVERAGE[1:]:
+        site.pages[f"/{_slug(other)}.xml"] = Page(rss([], title=other))
+    cfg = _config(make_config, site, f"slack:\n{ROUTES}")
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+    edited = title + " (updated)"
+    site.pages[f"/{_slug(name)}.xml"] = Page(rss([(edited, link, ago(NOW, 1))], title=name))
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+        (stored,) = ctx.store.items_since(NOW - timedelta(days=1))
+    assert stored.title == edited and stored.published == ago(NOW, 1)
+    assert len(slack.messages) == 2 and slack.updates == []  # one alert per channel, from the first poll
