@@ -14,6 +14,7 @@ function the pipeline calls: near misses in, LLM-confirmed matches out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -27,7 +28,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from service.detect import CompiledTopic, Document
 from service.models import Match
 from service.summarize.brief import describe_error, truncate_input
-from service.summarize.llm import BriefCache, LLMBadOutput, LLMClient, LLMConfig, LLMError, LLMOverBudget, MemoryCache
+from service.summarize.llm import (
+    BriefCache,
+    LLMBadOutput,
+    LLMClient,
+    LLMConfig,
+    LLMError,
+    LLMOverBudget,
+    MemoryCache,
+    _utcnow,
+)
 
 log = logging.getLogger("newsalert.classify")
 
@@ -144,10 +154,6 @@ def parse_verdict(raw: str) -> Verdict:
 # -- asking -------------------------------------------------------------------------------------
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class TopicClassifier:
     """Asks the LLM about one topic and one item at a time; never raises for LLM trouble."""
 
@@ -191,10 +197,8 @@ class TopicClassifier:
         key = cache_key(topic, document, self.config.model)
         cached = self.cache.get(key)
         if cached is not None:
-            try:
+            with contextlib.suppress(ValueError):  # written by an older schema: ask again
                 return parse_verdict(cached), "cache=hit"
-            except ValueError:
-                pass  # written by an older schema: ask again
         self._check_budget()
         system, user = build_messages(topic, document)
         raw, tokens = self.client.complete(system, user)
