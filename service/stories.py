@@ -42,10 +42,13 @@ class Placement:
     match: StoryMatch | None = None
     merged: tuple[Entry, ...] = ()
 
+    def _entries(self) -> tuple[Entry, ...]:
+        return (*((self.story,) if self.story else ()), *self.merged)
+
     def outlets(self, source: str, weight: float) -> dict[str, float]:
         """The outlets covering the story once the item has joined it, the first one first."""
         out: dict[str, float] = {}
-        for entry in (*((self.story,) if self.story else ()), *self.merged):
+        for entry in self._entries():
             for name, w in entry.outlets.items():
                 out.setdefault(name, w)
         out.setdefault(source, weight)
@@ -53,7 +56,7 @@ class Placement:
 
     def parents(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for entry in (*((self.story,) if self.story else ()), *self.merged):
+        for entry in self._entries():
             for channel, key in entry.parents.items():
                 out.setdefault(channel, key)
         return out

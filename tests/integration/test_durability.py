@@ -36,13 +36,14 @@ import pytest
 
 from service.deliver.outbox import Once, deliver_due
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
-from service.errors import OutboxFull, RetryableDelivery
+from service.errors import OutboxFull
 from service.models import Alert, Item, Match
 from service.route import build_alerts
 from service.store import Store
 from service.store.migrations import MIGRATIONS
 from tests.support.feeds import rss
 from tests.support.servers import FakeSlack, Page, Site, SlackAnswer
+from tests.support.targets import LostAnswer
 
 NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)
 MATCH = Match("agi", 1.5, ("AGI",))
@@ -112,30 +113,6 @@ def test_crash_before_the_post_posts_it_once(store: Store, slack: FakeSlack) -> 
     assert store.mark_sending(alert.id, NOW)  # ...and the process died before posting
     assert deliver_due(store, SlackBotDeliverer(FakeSlack.TOKEN, slack.api_url), NOW).sent == 1
     assert slack.keys() == [alert.alert.key]
-
-
-class LostAnswer:
-    """The bot, except that the first answer never comes back (a read timeout after Slack posted)."""
-
-    name = "slack"
-    threads = True
-
-    def __init__(self, bot: SlackBotDeliverer) -> None:
-        self.bot = bot
-        self.lost = False
-
-    def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
-        ts = self.bot.post(alert, thread_ts)
-        if not self.lost:
-            self.lost = True
-            raise RetryableDelivery("slack: ReadTimeout: the read operation timed out")
-        return ts
-
-    def update(self, alert: Alert, ts: str) -> None:
-        self.bot.update(alert, ts)
-
-    def find_posted(self, alert: Alert, since: datetime, thread_ts: str | None = None) -> str | None:
-        return self.bot.find_posted(alert, since, thread_ts)
 
 
 def test_unanswered_post_is_looked_for_before_it_is_retried(store: Store, slack: FakeSlack) -> None:

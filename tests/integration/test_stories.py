@@ -17,12 +17,11 @@ from service import settings as config
 from service.cli import main
 from service.deliver.console import ConsoleDeliverer
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
-from service.errors import RetryableDelivery
-from service.models import Alert
 from service.pipeline import deliver
 from service.store.stories import StoryStore
 from tests.support.feeds import ago, rss
 from tests.support.servers import FakeSlack, Page, Site
+from tests.support.targets import LostAnswer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 COVERAGE = [
@@ -241,30 +240,6 @@ def test_term_counts_survive_a_restart(site: Site, make_config: Callable[..., Pa
         assert docs == ctx.stories.df.docs == 6 and df["soup"] == 1 and df["microso"] == 4
 
 
-class LoseFirstReply:
-    """The bot, except that the answer to the first reply never comes back (posted, then a timeout)."""
-
-    name = "slack"
-    threads = True
-
-    def __init__(self, bot: SlackBotDeliverer) -> None:
-        self.bot = bot
-        self.lost = False
-
-    def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
-        ts = self.bot.post(alert, thread_ts)
-        if alert.kind == "reply" and not self.lost:
-            self.lost = True
-            raise RetryableDelivery("slack: ReadTimeout: the read operation timed out")
-        return ts
-
-    def update(self, alert: Alert, ts: str) -> None:
-        self.bot.update(alert, ts)
-
-    def find_posted(self, alert: Alert, since: datetime, thread_ts: str | None = None) -> str | None:
-        return self.bot.find_posted(alert, since, thread_ts)
-
-
 def test_a_reply_caught_in_a_timeout_is_found_in_its_thread_not_posted_twice(
     site: Site, slack: FakeSlack, make_config: Callable[..., Path]
 ) -> None:
@@ -273,7 +248,7 @@ def test_a_reply_caught_in_a_timeout_is_found_in_its_thread_not_posted_twice(
         site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
     cfg = _config(make_config, site, f"slack:\n{ROUTES}")
     settings = _bot(cfg, slack)
-    target = LoseFirstReply(SlackBotDeliverer(FakeSlack.TOKEN, slack.api_url))
+    target = LostAnswer(SlackBotDeliverer(FakeSlack.TOKEN, slack.api_url), lose=lambda a: a.kind == "reply")
     clock = [NOW]
     with app.context(settings, deliverer=target, clock=lambda: clock[0]) as ctx:
         app.run_once(ctx)
