@@ -13,10 +13,11 @@ that was split. `--sweep` adds the figures for a range of thresholds. Asserts no
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
@@ -25,7 +26,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
-from service.cluster import THRESHOLD, WINDOW_HOURS, DocumentFrequencies, Story, StoryMatch, matches
+from service.cluster import (
+    CLOSE_CALLS,
+    THRESHOLD,
+    WINDOW_HOURS,
+    DocumentFrequencies,
+    Features,
+    Story,
+    StoryMatch,
+    close_calls,
+    matches,
+)
 from service.cluster import features as item_features
 from service.settings import load_entities
 from service.sources._dates import parse_date
@@ -36,11 +47,15 @@ ENTITIES = load_entities(ROOT / "config" / "entities.yaml")
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)  # the stream is a fixed snapshot: accept every real date
 
 
+Judge = Callable[[Features, Features], "tuple[bool, str] | None"]  # a close call: same event?, why
+
+
 @dataclass
 class Replay:
     predicted: dict[int, str]  # item id -> predicted story id
     joins: dict[int, list[StoryMatch]]  # item id -> why it joined its story (and merged any others)
     seconds: float
+    judged: int = 0  # close calls put to the judge
 
 
 def _load_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -66,9 +81,14 @@ def background_idf(stream: Iterable[dict[str, Any]]) -> DocumentFrequencies:
     return idf
 
 
-def replay(items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: float, window: float) -> Replay:
-    """Stream the items as the daemon would: join the best story, merge the others it also matched."""
+def replay(
+    items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: float, window: float, judge: Judge | None = None
+) -> Replay:
+    """Stream the items as the daemon would: join the best story, merge the others it also matched.
+
+    With a `judge`, the close calls (`cluster.close_calls`) are decided by it, as `llm.same_story` does."""
     started = time.perf_counter()
+    judged = 0
     stories: dict[str, Story] = {}
     predicted: dict[int, str] = {}
     joins: dict[int, list[StoryMatch]] = {}
@@ -77,7 +97,13 @@ def replay(items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: flo
         stories = {
             k: s for k, s in stories.items() if (f.published - s.last_published).total_seconds() <= window * 3600
         }
-        found = matches(f, list(stories.values()), idf, window, threshold)
+        verdicts: dict[str, tuple[bool, str]] = {}
+        for call, member in close_calls(f, list(stories.values()), idf, window) if judge else ():
+            judged += 1
+            verdict = judge(f, member) if judge else None
+            if verdict is not None:
+                verdicts[call.member_key] = verdict
+        found = matches(f, list(stories.values()), idf, window, threshold, verdicts)
         if not found:
             story = Story(f"s{len(predicted)}", (f,))
         else:
@@ -88,7 +114,7 @@ def replay(items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: flo
                 predicted.update({i: story.id for i, s in predicted.items() if s == other.story})
         stories[story.id] = story
         predicted[item["id"]] = story.id
-    return Replay(predicted, joins, time.perf_counter() - started)
+    return Replay(predicted, joins, time.perf_counter() - started, judged)
 
 
 def _prf(tp: float, predicted: float, actual: float) -> tuple[float, float, float]:
@@ -201,6 +227,46 @@ def main(argv: list[str]) -> None:
     report(gold, replay(items, idf, THRESHOLD, WINDOW_HOURS), stream, THRESHOLD)
     if "--sweep" in argv:
         sweep(gold, items, idf)
+    _judged(gold, items, idf, argv)
+
+
+def _judged(gold: dict[int, str], items: list[dict[str, Any]], idf: DocumentFrequencies, argv: list[str]) -> None:
+    """The close calls decided by the labels (a perfect judge: a ceiling, not a measurement), by
+    judges wrong on a share of questions at random (mean and worst of five seeds), and, with
+    `--llm CONFIG_DIR`, by that config's LLM (`llm.same_story`'s judge, for real)."""
+
+    def truth(a: Features, b: Features) -> tuple[bool, str]:
+        return gold[int(a.key)] == gold[int(b.key)], ""
+
+    def sloppy(wrong: float, seed: int) -> Judge:
+        coin = random.Random(seed)
+        return lambda a, b: (truth(a, b)[0] != (coin.random() < wrong), "")
+
+    low, high = CLOSE_CALLS
+    print(f"\nclose calls (scores {low}-{high}) decided by a judge, as with llm.same_story:")
+    run = replay(items, idf, THRESHOLD, WINDOW_HOURS, truth)
+    pp, pr, pf = pairwise(gold, run.predicted)
+    print(f"  perfect judge (the labels; a ceiling): pairwise P {pp:.3f}  R {pr:.3f}  F1 {pf:.3f}; ", end="")
+    print(f"B-cubed F1 {bcubed(gold, run.predicted)[2]:.3f}; {run.judged / len(items):.2f} questions per item")
+    for wrong in (0.05, 0.1):
+        f1s = [
+            pairwise(gold, replay(items, idf, THRESHOLD, WINDOW_HOURS, sloppy(wrong, s)).predicted)[2] for s in range(5)
+        ]
+        print(f"  a judge wrong on {wrong:.0%} of questions: pairwise F1 {sum(f1s) / 5:.3f} (worst {min(f1s):.3f})")
+    if "--llm" in argv:
+        run = replay(items, idf, THRESHOLD, WINDOW_HOURS, _llm_judge(Path(argv[argv.index("--llm") + 1])))
+        pp, pr, pf = pairwise(gold, run.predicted)
+        print(f"  the configured LLM: pairwise P {pp:.3f}  R {pr:.3f}  F1 {pf:.3f}; {run.judged} questions")
+
+
+def _llm_judge(config_dir: Path) -> Judge:
+    from service.settings import load
+    from service.summarize.same_story import StoryJudge
+
+    llm = load(config_dir).llm
+    if llm is None:
+        raise SystemExit(f"{config_dir}: no llm configured")
+    return StoryJudge(llm).same
 
 
 if __name__ == "__main__":

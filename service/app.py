@@ -34,6 +34,7 @@ from service.stories import StoryBook
 from service.summarize.brief import ExtractiveWriter, Summarizer
 from service.summarize.classify import TopicClassifier
 from service.summarize.llm import BriefWriter, LLMClient
+from service.summarize.same_story import StoryJudge
 
 __all__ = ["Context", "context", "deliver", "run_daemon", "run_once"]
 log = logging.getLogger("newsalert")
@@ -72,6 +73,13 @@ def make_classifier(settings: Settings, summarizer: Summarizer, store: Store) ->
     return TopicClassifier(settings.llm, LLMCache(store), client=summarizer.client)
 
 
+def make_judge(settings: Settings, summarizer: Summarizer, store: Store) -> StoryJudge | None:
+    """The close-call judge of story clustering (`llm.same_story`), on the brief writer's client."""
+    if not isinstance(summarizer, BriefWriter) or settings.llm is None or not settings.llm.same_story:
+        return None
+    return StoryJudge(settings.llm, LLMCache(store), client=summarizer.client)
+
+
 @contextmanager
 def context(
     settings: Settings,
@@ -85,6 +93,7 @@ def context(
     stories = StoryBook(StoryStore(store)).load(clock())
     priorities = {t.id: t.priority for t in settings.topics}
     classifier = make_classifier(settings, summarizer, store)
+    judge = make_judge(settings, summarizer, store)
     try:
         yield Context(
             settings,
@@ -96,6 +105,7 @@ def context(
             stories,
             priorities,
             classifier,
+            judge,
         )
     finally:
         stories.flush()

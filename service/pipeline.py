@@ -39,6 +39,7 @@ from service.store.stories import Filing, StoryStore
 from service.stories import Placement, StoryBook
 from service.summarize.brief import Summarizer
 from service.summarize.classify import Classifier, confirm
+from service.summarize.same_story import StoryJudge
 
 log = logging.getLogger("newsalert.pipeline")
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -57,6 +58,7 @@ class Context:
     stories: StoryBook
     priorities: Mapping[str, float]  # topic id -> priority
     classifier: Classifier | None = None  # llm.classify: the LLM's opinion on near misses
+    judge: StoryJudge | None = None  # llm.same_story: the LLM decides clustering's close calls
 
 
 @dataclass(frozen=True)
@@ -226,15 +228,16 @@ def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: 
         if source.cluster
         else None
     )
+    verdicts = judge_close_calls(ctx, feats)
     with ctx.stories.lock:
-        _, draft = _plan(ctx, source, item, matches, feats, {}, now)
+        _, draft = _plan(ctx, source, item, matches, feats, verdicts, {}, now)
     briefs = briefs_for(ctx, source, item, body, _parent_channels(draft))
     with ctx.stories.lock:
-        placed, story_plan = _plan(ctx, source, item, matches, feats, briefs, now)
+        placed, story_plan = _plan(ctx, source, item, matches, feats, verdicts, briefs, now)
         missing = [c for c in _parent_channels(story_plan) if c not in briefs]
         if missing:  # another item changed the story meanwhile: rare, and cheap without an LLM
             briefs |= briefs_for(ctx, source, item, body, missing)
-            placed, story_plan = _plan(ctx, source, item, matches, feats, briefs, now)
+            placed, story_plan = _plan(ctx, source, item, matches, feats, verdicts, briefs, now)
         filing = Filing(
             item_id=item_id,
             story_id=placed.story.id if placed.story else None,
@@ -259,6 +262,19 @@ def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: 
     return len(alerts)
 
 
+def judge_close_calls(ctx: Context, feats: cluster.Features | None) -> dict[str, tuple[bool, str]]:
+    """The judge's verdicts on the item's close calls (member key -> same event?, why), asked
+    outside the story lock; a story that appears meanwhile is decided by its score alone."""
+    if ctx.judge is None:
+        return {}
+    verdicts: dict[str, tuple[bool, str]] = {}
+    for call, member in ctx.stories.close_calls(feats, ctx.judge.band):
+        verdict = ctx.judge.same(feats, member) if feats is not None else None
+        if verdict is not None:
+            verdicts[call.member_key] = verdict
+    return verdicts
+
+
 def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match], body: str) -> list[Alert]:
     """The alerts an item would get as a story of its own (`newsalert preview`)."""
     if not matches:
@@ -278,10 +294,11 @@ def _plan(
     item: Item,
     matches: Sequence[Match],
     feats: cluster.Features | None,
+    verdicts: Mapping[str, tuple[bool, str]],
     briefs: Mapping[str, Brief],
     now: datetime,
 ) -> tuple[Placement, Plan]:
-    placed = ctx.stories.place(feats)
+    placed = ctx.stories.place(feats, verdicts)
     priority = max(ctx.priorities.get(m.topic, 1.0) for m in matches)
     view = StoryView(
         title=placed.story.title if placed.story else item.title,

@@ -22,6 +22,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from service.cluster import CLOSE_CALLS
 from service.detect import CompiledTopic, Entities, compile_entities, compile_topics
 from service.digest import ChannelPolicy
 from service.errors import ConfigError
@@ -224,6 +225,15 @@ class _LLM(_Strict):
     local: bool = False
     classify: bool = False
     classify_margin: float = Field(0.5, gt=0, le=1)
+    same_story: bool = False
+    same_story_band: tuple[float, float] = CLOSE_CALLS
+
+    @field_validator("same_story_band")
+    @classmethod
+    def _band(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] < v[1] <= 1.5:
+            raise ValueError("same_story_band must be [low, high] with 0 <= low < high <= 1.5")
+        return v
 
     @field_validator("base_url")
     @classmethod

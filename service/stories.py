@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -108,14 +108,24 @@ class StoryBook:
         if docs:
             self.store.add_terms(docs, counts)
 
-    def place(self, features: Features | None) -> Placement:
-        """The story an item joins (and any others it also matched), with reasons; read-only."""
+    def close_calls(self, features: Features | None, band: tuple[float, float]) -> list[tuple[StoryMatch, Features]]:
+        """The stories an item is a close call for, each with its closest member; read-only."""
+        if features is None:
+            return []
+        with self.lock:
+            stories = [e.story for e in self._stories.values() if e.story.members]
+            return cluster.close_calls(features, stories, self.df, self._hours(), band)
+
+    def place(self, features: Features | None, verdicts: Mapping[str, tuple[bool, str]] | None = None) -> Placement:
+        """The story an item joins (and any others it also matched), with reasons; read-only.
+
+        `verdicts` are a judge's answers on close calls (member key -> same event?, why)."""
         if features is None:
             return Placement(None)
         with self.lock:
             self._expire(features.published)
             stories = [e.story for e in self._stories.values() if e.story.members]
-            found = cluster.matches(features, stories, self.df, self.window.total_seconds() / 3600)
+            found = cluster.matches(features, stories, self.df, self._hours(), verdicts=verdicts)
             if not found:
                 return Placement(None)
             best = self._stories[int(found[0].story)]
@@ -141,6 +151,9 @@ class StoryBook:
                 entry.parents.setdefault(channel, key)
             if entry.story.members:  # a story kept out of clustering can gain no coverage
                 self._stories[story_id] = entry
+
+    def _hours(self) -> float:
+        return self.window.total_seconds() / 3600
 
     def _expire(self, now: datetime) -> None:
         """Forget stories whose latest member is older than the window (the store keeps them)."""

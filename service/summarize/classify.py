@@ -14,30 +14,21 @@ function the pipeline calls: near misses in, LLM-confirmed matches out.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.detect import CompiledTopic, Document
 from service.models import Match
-from service.summarize.brief import describe_error, truncate_input
-from service.summarize.llm import (
-    BriefCache,
-    LLMBadOutput,
-    LLMClient,
-    LLMConfig,
-    LLMError,
-    LLMOverBudget,
-    MemoryCache,
-    _utcnow,
-)
+from service.summarize.asker import CachedAsker
+from service.summarize.brief import truncate_input
+from service.summarize.llm import BriefCache, LLMClient, LLMConfig, LLMError, _utcnow
 
 log = logging.getLogger("newsalert.classify")
 
@@ -154,7 +145,7 @@ def parse_verdict(raw: str) -> Verdict:
 # -- asking -------------------------------------------------------------------------------------
 
 
-class TopicClassifier:
+class TopicClassifier(CachedAsker):
     """Asks the LLM about one topic and one item at a time; never raises for LLM trouble."""
 
     def __init__(
@@ -165,22 +156,16 @@ class TopicClassifier:
         client: LLMClient | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self.config = config
-        self.cache: BriefCache = cache if cache is not None else MemoryCache()
-        self.client = client or LLMClient(config)
-        self.clock = clock
-        self._budget_logged: date | None = None
+        super().__init__(config, cache, client=client, clock=clock, name="classify")
 
     @property
     def margin(self) -> float:
         return self.config.classify_margin
 
-    def close(self) -> None:
-        self.client.close()
-
     def fits(self, topic: CompiledTopic, document: Document) -> Verdict:
         try:
-            verdict, how = self._verdict(topic, document)
+            system, user = build_messages(topic, document)
+            verdict, how = self.ask(cache_key(topic, document, self.config.model), system, user, parse_verdict, _dump)
         except LLMError as e:
             log.warning(
                 "classify topic=%s verdict=no reason=%r error=%r title=%r",
@@ -193,40 +178,9 @@ class TopicClassifier:
         log.info("classify topic=%s fits=%s %s title=%r", topic.id, verdict.fits, how, document.title[:120])
         return verdict
 
-    def _verdict(self, topic: CompiledTopic, document: Document) -> tuple[Verdict, str]:
-        key = cache_key(topic, document, self.config.model)
-        cached = self.cache.get(key)
-        if cached is not None:
-            with contextlib.suppress(ValueError):  # written by an older schema: ask again
-                return parse_verdict(cached), "cache=hit"
-        self._check_budget()
-        system, user = build_messages(topic, document)
-        raw, tokens = self.client.complete(system, user)
-        self._spend(tokens)
-        try:
-            verdict = parse_verdict(raw)
-        except ValueError as e:
-            raise LLMBadOutput(f"invalid verdict: {describe_error(e)}") from e
-        self.cache.put(key, VerdictModel(fits=verdict.fits, reason=verdict.reason).model_dump_json(), self.clock())
-        return verdict, f"cache=miss tokens={tokens}"
 
-    def _today(self) -> date:
-        return self.clock().astimezone(UTC).date()
-
-    def _check_budget(self) -> None:
-        budget = self.config.daily_token_budget
-        if budget is None:
-            return
-        today = self._today()
-        used = self.cache.tokens_today(today)
-        if used >= budget:
-            if self._budget_logged != today:
-                self._budget_logged = today
-                log.warning("classify: the daily token budget is spent (%d of %d on %s)", used, budget, today)
-            raise LLMOverBudget(f"{used} of {budget} tokens used on {today}")
-
-    def _spend(self, tokens: int) -> None:
-        self.cache.add_tokens(self._today(), tokens)
+def _dump(verdict: Verdict) -> str:
+    return VerdictModel(fits=verdict.fits, reason=verdict.reason).model_dump_json()
 
 
 # -- what the pipeline calls --------------------------------------------------------------------

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from service.cluster import CLOSE_CALLS
 from service.errors import NewsalertError
 from service.models import Brief
 from service.retry_after import parse_retry_after as retry_after_seconds
@@ -107,6 +108,8 @@ class LLMConfig:
     local: bool = False  # the endpoint is on this machine or network on purpose (Ollama): the address guard lets it be
     classify: bool = False  # also ask about items in a topic's grey zone (summarize.classify)
     classify_margin: float = 0.5  # the grey zone: a near score of at least this share of min_score
+    same_story: bool = False  # also ask whether close calls of story clustering tell one event
+    same_story_band: tuple[float, float] = CLOSE_CALLS  # the close calls: clustering scores in [low, high)
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:

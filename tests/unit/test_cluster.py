@@ -10,6 +10,7 @@ from service.cluster import (
     Story,
     assign,
     best_match,
+    close_calls,
     features,
     matches,
     split_headline,
@@ -213,3 +214,43 @@ def test_terms(text: str, expected: list[str]) -> None:
 )
 def test_split_headline(title: str, main: str, context: str) -> None:
     assert split_headline(title) == (main, context)
+
+
+# -- close calls and a judge's verdicts (llm.same_story) --------------------------------------------
+
+NVIDIA = (
+    "Nvidia to buy assets from Groq for $20B cash",
+    "Nvidia just paid $20B for a company that missed its revenue targets",
+)
+
+
+def _pair(first: str, second: str) -> tuple[Features, Story, DocumentFrequencies]:
+    a = features(first, "", T0, ENTITIES, key="a")
+    b = features(second, "", T0 + timedelta(hours=1), ENTITIES, key="b")
+    idf = DocumentFrequencies.of([features(t, "", T0) for t in BACKGROUND] + [a, b])
+    return b, Story("s1", (a,)), idf
+
+
+def test_a_close_call_is_the_stories_closest_member_within_the_band() -> None:
+    item, story, idf = _pair(*NVIDIA)
+    (score,) = [m.score for m in matches(item, [story], idf, threshold=-1.0)]
+    ((call, member),) = close_calls(item, [story], idf, band=(score - 0.01, score + 0.01))
+    assert call.story == "s1" and call.member_key == "a" and member.title == NVIDIA[0]
+    assert close_calls(item, [story], idf, band=(score + 0.01, score + 0.5)) == []
+
+
+def test_a_verdict_decides_a_close_call_either_way() -> None:
+    item, story, idf = _pair(*NVIDIA)
+    assert matches(item, [story], idf) == []  # the score alone keeps them apart
+    (joined,) = matches(item, [story], idf, verdicts={"a": (True, "the same $20B deal")})
+    assert joined.story == "s1" and "same event: the same $20B deal" in joined.why()
+    twin, story, idf = _pair(NVIDIA[0], NVIDIA[0] + " , sources say")
+    assert matches(twin, [story], idf) != []
+    assert matches(twin, [story], idf, verdicts={"a": (False, "")}) == []
+
+
+def test_the_lead_round_trips_for_the_judge() -> None:
+    f = features("Title", "A lead " * 100, T0, key="k")
+    assert len(f.lead) <= 400 and Features.from_dict(json.loads(json.dumps(f.to_dict()))) == f
+    legacy = {k: v for k, v in f.to_dict().items() if k != "lead"}  # stored before the judge
+    assert Features.from_dict(legacy).lead == ""

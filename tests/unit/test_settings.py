@@ -61,6 +61,13 @@ def test_routes_must_name_known_topics(make_config: Callable[..., Path]) -> None
         config.load(cfg, env={})
 
 
+@pytest.mark.parametrize("band", ["[0.55, 0.3]", "[-0.1, 0.5]", "[0.3]"])
+def test_the_close_call_band_must_be_low_then_high(make_config: Callable[..., Path], band: str) -> None:
+    cfg = make_config("sources: []\n", f"llm: {{provider: openai, same_story: true, same_story_band: {band}}}\n")
+    with pytest.raises(ConfigError, match=r"llm\.same_story_band"):
+        config.load(cfg, env={})
+
+
 def test_secrets_from_environment_and_files(make_config: Callable[..., Path], tmp_path: Path) -> None:
     cfg = make_config("sources: []\n")
     secret = tmp_path / "token"

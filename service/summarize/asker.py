@@ -1,0 +1,76 @@
+"""One yes/no question to the LLM at a time, cached and within the daily token budget.
+
+What the grey-zone classifier (`classify.py`) and the close-call judge of stories
+(`same_story.py`) share: an answer is looked up in the store by its content key first; otherwise
+the budget is checked, the LLM asked, its answer validated by the caller's `parse` (a ValueError
+means invalid output) and cached with the tokens it cost. LLM trouble is raised as `LLMError`;
+each caller decides what it means (both read it as "no").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+from service.summarize.brief import describe_error
+from service.summarize.llm import BriefCache, LLMBadOutput, LLMClient, LLMConfig, LLMOverBudget, MemoryCache, _utcnow
+
+T = TypeVar("T")
+log = logging.getLogger("newsalert.llm")
+
+
+class CachedAsker:
+    def __init__(
+        self,
+        config: LLMConfig,
+        cache: BriefCache | None = None,
+        *,
+        client: LLMClient | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        name: str = "llm",
+    ) -> None:
+        self.name = name  # who is asking, in the log
+        self.config = config
+        self.cache: BriefCache = cache if cache is not None else MemoryCache()
+        self.client = client or LLMClient(config)
+        self.clock = clock
+        self._budget_logged: date | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ask(
+        self, key: str, system: str, user: str, parse: Callable[[str], T], dump: Callable[[T], str]
+    ) -> tuple[T, str]:
+        """The answer (cached, else asked) and how it was had: "cache=hit" or "cache=miss tokens=N"."""
+        cached = self.cache.get(key)
+        if cached is not None:
+            with contextlib.suppress(ValueError):  # written by an older schema: ask again
+                return parse(cached), "cache=hit"
+        self._check_budget()
+        raw, tokens = self.client.complete(system, user)
+        self.cache.add_tokens(self._today(), tokens)
+        try:
+            answer = parse(raw)
+        except ValueError as e:
+            raise LLMBadOutput(f"invalid answer: {describe_error(e)}") from e
+        self.cache.put(key, dump(answer), self.clock())
+        return answer, f"cache=miss tokens={tokens}"
+
+    def _today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def _check_budget(self) -> None:
+        budget = self.config.daily_token_budget
+        if budget is None:
+            return
+        today = self._today()
+        used = self.cache.tokens_today(today)
+        if used >= budget:
+            if self._budget_logged != today:
+                self._budget_logged = today
+                log.warning("%s: the daily token budget is spent (%d of %d on %s)", self.name, used, budget, today)
+            raise LLMOverBudget(f"{used} of {budget} tokens used on {today}")
