@@ -52,12 +52,18 @@ def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -
 
 def housekeeping(ctx: Context) -> None:
     """Daily: forget cached LLM briefs older than a month (a story is not briefed again after that)
-    and digest entries their digest carried more than a month ago."""
+    and digest entries their digest carried more than a month ago; age clustering's term counts."""
     try:
         month_ago = ctx.clock() - timedelta(days=30)
         removed = LLMCache(ctx.store).prune(month_ago)
         entries = StoryStore(ctx.store).prune(month_ago)
-        log.info("housekeeping llm_cache_removed=%d digest_entries_removed=%d", removed, entries)
+        halvings = ctx.stories.age_terms()
+        log.info(
+            "housekeeping llm_cache_removed=%d digest_entries_removed=%d term_counts_halved=%d",
+            removed,
+            entries,
+            halvings,
+        )
     except Exception:
         log.exception("internal error in housekeeping")
 

@@ -21,6 +21,8 @@ from service.cluster import DocumentFrequencies, Features, Story, StoryMatch
 from service.models import Item
 from service.store.stories import Filing, StoryStore
 
+TERM_DOCS = 100_000  # term counts past this many items are halved (housekeeping): weeks to months of news
+
 
 @dataclass
 class Entry:
@@ -115,6 +117,18 @@ class StoryBook:
         with self.lock:
             stories = [e.story for e in self._stories.values() if e.story.members]
             return cluster.close_calls(features, stories, self.df, self._hours(), band)
+
+    def age_terms(self, max_docs: int = TERM_DOCS) -> int:
+        """Halve the term counts (store and memory alike) until they cover at most `max_docs`
+        items: the statistics follow recent news, and the table stays bounded. Returns the halvings."""
+        self.flush()
+        halvings = 0
+        with self.lock:
+            while self.df.docs > max_docs:
+                self.store.halve_terms()
+                self.df = DocumentFrequencies(self.df.docs // 2, {t: n // 2 for t, n in self.df.df.items() if n > 1})
+                halvings += 1
+        return halvings
 
     def place(self, features: Features | None, verdicts: Mapping[str, tuple[bool, str]] | None = None) -> Placement:
         """The story an item joins (and any others it also matched), with reasons; read-only.

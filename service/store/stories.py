@@ -213,6 +213,13 @@ class StoryStore:
                 (docs,),
             )
 
+    def halve_terms(self) -> None:
+        """Halve every count, forgetting terms seen once: old items weigh half as much as new ones."""
+        with self._store._tx() as db:
+            db.execute("UPDATE term_df SET df = df / 2")
+            db.execute("DELETE FROM term_df WHERE df = 0")
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) / 2 WHERE key = 'term_docs'")
+
     def terms(self) -> tuple[int, dict[str, int]]:
         with self._store._lock:
             db = self._store._db

@@ -240,6 +240,19 @@ def test_term_counts_survive_a_restart(site: Site, make_config: Callable[..., Pa
         assert docs == ctx.stories.df.docs == 6 and df["soup"] == 1 and df["microso"] == 4
 
 
+def test_term_counts_age_by_halving_in_step_with_the_store(site: Site, make_config: Callable[..., Path]) -> None:
+    _serve(site, COVERAGE, extra=("Lab Blog", "A recipe for autumn soup"))
+    settings = config.load(_config(make_config, site), env={})
+    with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
+        app.run_once(ctx)  # 6 items: "microso" in 4, "soup" in 1
+        assert ctx.stories.age_terms(max_docs=6) == 0
+        assert ctx.stories.age_terms(max_docs=2) == 2  # 6 -> 3 -> 1
+        in_memory = (ctx.stories.df.docs, dict(ctx.stories.df.df))
+    with app.context(settings, deliverer=ConsoleDeliverer(io.StringIO())) as ctx:
+        assert StoryStore(ctx.store).terms() == in_memory
+        assert in_memory[0] == 1 and in_memory[1]["microso"] == 1 and "soup" not in in_memory[1]
+
+
 def test_a_reply_caught_in_a_timeout_is_found_in_its_thread_not_posted_twice(
     site: Site, slack: FakeSlack, make_config: Callable[..., Path]
 ) -> None:
