@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.fake_llm import FakeLLM
 from tests.support.servers import FakeSlack, Site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +32,14 @@ def slack() -> Iterator[FakeSlack]:
     s = FakeSlack()
     yield s
     s.close()
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    """A loopback OpenAI-compatible LLM (tests.support.fake_llm)."""
+    fake = FakeLLM("openai")
+    yield fake
+    fake.close()
 
 
 @pytest.fixture

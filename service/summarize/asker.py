@@ -10,19 +10,22 @@ each caller decides what it means (both read it as "no").
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from service.summarize.brief import describe_error
-from service.summarize.llm import BriefCache, LLMBadOutput, LLMClient, LLMConfig, LLMOverBudget, MemoryCache, _utcnow
+from service.summarize.llm import BriefCache, LLMBadOutput, LLMClient, LLMConfig, MemoryCache, TokenBudget, _utcnow
 
 T = TypeVar("T")
-log = logging.getLogger("newsalert.llm")
 
 
 class CachedAsker:
+    """Subclasses name themselves (`name`, in the log) and say what a spent budget means."""
+
+    name = "llm"
+    over_budget = "answers are no"
+
     def __init__(
         self,
         config: LLMConfig,
@@ -30,14 +33,11 @@ class CachedAsker:
         *,
         client: LLMClient | None = None,
         clock: Callable[[], datetime] = _utcnow,
-        name: str = "llm",
     ) -> None:
-        self.name = name  # who is asking, in the log
         self.config = config
         self.cache: BriefCache = cache if cache is not None else MemoryCache()
         self.client = client or LLMClient(config)
-        self.clock = clock
-        self._budget_logged: date | None = None
+        self.budget = TokenBudget(config.daily_token_budget, self.cache, clock, f"{self.name}: {self.over_budget}")
 
     def close(self) -> None:
         self.client.close()
@@ -50,27 +50,12 @@ class CachedAsker:
         if cached is not None:
             with contextlib.suppress(ValueError):  # written by an older schema: ask again
                 return parse(cached), "cache=hit"
-        self._check_budget()
+        self.budget.check()
         raw, tokens = self.client.complete(system, user)
-        self.cache.add_tokens(self._today(), tokens)
+        self.budget.spend(tokens)
         try:
             answer = parse(raw)
         except ValueError as e:
             raise LLMBadOutput(f"invalid answer: {describe_error(e)}") from e
-        self.cache.put(key, dump(answer), self.clock())
+        self.cache.put(key, dump(answer), self.budget.clock())
         return answer, f"cache=miss tokens={tokens}"
-
-    def _today(self) -> date:
-        return self.clock().astimezone(UTC).date()
-
-    def _check_budget(self) -> None:
-        budget = self.config.daily_token_budget
-        if budget is None:
-            return
-        today = self._today()
-        used = self.cache.tokens_today(today)
-        if used >= budget:
-            if self._budget_logged != today:
-                self._budget_logged = today
-                log.warning("%s: the daily token budget is spent (%d of %d on %s)", self.name, used, budget, today)
-            raise LLMOverBudget(f"{used} of {budget} tokens used on {today}")

@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -28,7 +27,7 @@ from service.detect import CompiledTopic, Document
 from service.models import Match
 from service.summarize.asker import CachedAsker
 from service.summarize.brief import truncate_input
-from service.summarize.llm import BriefCache, LLMClient, LLMConfig, LLMError, _utcnow
+from service.summarize.llm import LLMError
 
 log = logging.getLogger("newsalert.classify")
 
@@ -148,15 +147,8 @@ def parse_verdict(raw: str) -> Verdict:
 class TopicClassifier(CachedAsker):
     """Asks the LLM about one topic and one item at a time; never raises for LLM trouble."""
 
-    def __init__(
-        self,
-        config: LLMConfig,
-        cache: BriefCache | None = None,
-        *,
-        client: LLMClient | None = None,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
-        super().__init__(config, cache, client=client, clock=clock, name="classify")
+    name = "classify"
+    over_budget = "near misses are not confirmed"
 
     @property
     def margin(self) -> float:

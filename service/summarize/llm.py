@@ -354,6 +354,43 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class TokenBudget:
+    """The daily token budget (`daily_token_budget`, None: unlimited), counted in the cache's store
+    and shared by everything that asks the LLM; its end is logged once a day, with what it means."""
+
+    def __init__(self, limit: int | None, cache: BriefCache, clock: Callable[[], datetime], meaning: str) -> None:
+        self.limit, self.cache, self.clock, self.meaning = limit, cache, clock, meaning
+        self._logged: date | None = None
+
+    def today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def check(self) -> None:
+        """Raises LLMOverBudget when today's budget is spent."""
+        today = self.today()
+        used = self.cache.tokens_today(today) if self.limit is not None else 0
+        if self.limit is not None and used >= self.limit:
+            self._log(today, used, self.limit)
+            raise LLMOverBudget(f"{used} of {self.limit} tokens used on {today}")
+
+    def spend(self, tokens: int) -> None:
+        today = self.today()
+        total = self.cache.add_tokens(today, tokens)
+        if self.limit is not None and total >= self.limit:
+            self._log(today, total, self.limit)
+
+    def _log(self, today: date, used: int, limit: int) -> None:
+        if self._logged != today:
+            self._logged = today
+            log.warning(
+                "llm daily token budget reached: %d of %d tokens on %s; %s until 00:00 UTC",
+                used,
+                limit,
+                today,
+                self.meaning,
+            )
+
+
 class BriefWriter:
     """Writes a Brief with the LLM, or the extractive one with a note saying why; see the module docstring."""
 
@@ -372,7 +409,7 @@ class BriefWriter:
         self.clock = clock
         self.max_sentences = max_sentences
         self._monotonic = time.monotonic
-        self._budget_logged: date | None = None
+        self.budget = TokenBudget(config.daily_token_budget, self.cache, clock, "briefs are extractive")
 
     def close(self) -> None:
         self.client.close()
@@ -393,7 +430,7 @@ class BriefWriter:
         cached = self._cached(key, language)
         if cached is not None:
             return cached, "cache=hit"
-        self._check_budget()
+        self.budget.check()
         system, user = build_messages(title, source, article, language)
         raw, spent = self._ask(system, user, (), deadline)
         try:
@@ -420,35 +457,5 @@ class BriefWriter:
 
     def _ask(self, system: str, user: str, prior: Sequence[Turn], deadline: float) -> tuple[str, int]:
         text, tokens = self.client.complete(system, user, prior=prior, deadline=deadline)
-        self._spend(tokens)
+        self.budget.spend(tokens)
         return text, tokens
-
-    def _today(self) -> date:
-        return self.clock().astimezone(UTC).date()
-
-    def _check_budget(self) -> None:
-        budget = self.config.daily_token_budget
-        if budget is None:
-            return
-        today = self._today()
-        used = self.cache.tokens_today(today)
-        if used >= budget:
-            self._log_budget(today, used, budget)
-            raise LLMOverBudget(f"{used} of {budget} tokens used on {today}")
-
-    def _spend(self, tokens: int) -> None:
-        today = self._today()
-        total = self.cache.add_tokens(today, tokens)
-        budget = self.config.daily_token_budget
-        if budget is not None and total >= budget:
-            self._log_budget(today, total, budget)
-
-    def _log_budget(self, today: date, used: int, budget: int) -> None:
-        if self._budget_logged != today:
-            self._budget_logged = today
-            log.warning(
-                "llm daily token budget reached: %d of %d tokens on %s; briefs are extractive until 00:00 UTC",
-                used,
-                budget,
-                today,
-            )

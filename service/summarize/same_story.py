@@ -13,15 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.cluster import Features
 from service.summarize.asker import CachedAsker
 from service.summarize.classify import clean_reason
-from service.summarize.llm import BriefCache, LLMClient, LLMConfig, LLMError, _utcnow
+from service.summarize.llm import LLMError
 
 log = logging.getLogger("newsalert.same_story")
 
@@ -98,15 +96,8 @@ def _dump(answer: tuple[bool, str]) -> str:
 class StoryJudge(CachedAsker):
     """Asks whether an item and a story's closest member report one event; never raises."""
 
-    def __init__(
-        self,
-        config: LLMConfig,
-        cache: BriefCache | None = None,
-        *,
-        client: LLMClient | None = None,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
-        super().__init__(config, cache, client=client, clock=clock, name="same_story")
+    name = "same_story"
+    over_budget = "close calls are decided by their score"
 
     @property
     def band(self) -> tuple[float, float]:

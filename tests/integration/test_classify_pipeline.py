@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from service import app
 from service import settings as config
@@ -24,13 +22,6 @@ PARAGRAPHS = [
     "Markets were calm and most of the industry was on holiday, so little else happened.",
     "Analysts expect more news in January when the conferences begin again in earnest.",
 ]
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM("openai")
-    yield fake
-    fake.close()
 
 
 def _run(site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path], classify: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,13 +22,6 @@ PARAGRAPHS = [
     "The renegotiated contract now lets the company pursue artificial general intelligence on its own.",
     "It has formed a new team dedicated to superintelligence research, led by its AI chief.",
 ]
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM("openai")
-    yield fake
-    fake.close()
 
 
 def _run(

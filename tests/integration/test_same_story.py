@@ -7,7 +7,7 @@ pair the score would join; when the LLM fails, or the judge is off, the score de
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,13 +30,6 @@ NVIDIA = (
     "Nvidia to buy assets from Groq for $20B cash",
     "Nvidia just paid $20B for a company that missed its revenue targets",
 )
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM("openai")
-    yield fake
-    fake.close()
 
 
 def _run(
@@ -90,6 +83,7 @@ def test_different_keeps_apart_a_pair_the_score_joins(
 
 
 @pytest.mark.parametrize(("titles", "stories"), [(LICENSING, 1), (NVIDIA, 2)])
+@pytest.mark.parametrize("judge", [True, False])
 def test_without_an_answer_the_score_decides(
     site: Site,
     slack: FakeSlack,
@@ -97,21 +91,10 @@ def test_without_an_answer_the_score_decides(
     make_config: Callable[..., Path],
     titles: tuple[str, str],
     stories: int,
+    judge: bool,
 ) -> None:
-    llm.say(brief_json("en"), "not JSON at all", brief_json("en"))  # the question's answer is invalid
-    assert _run(site, slack, llm, make_config, titles, judge=True) == stories
-    assert '"same"' in llm.requests[1].system
-
-
-@pytest.mark.parametrize(("titles", "stories"), [(LICENSING, 1), (NVIDIA, 2)])
-def test_off_asks_nothing(
-    site: Site,
-    slack: FakeSlack,
-    llm: FakeLLM,
-    make_config: Callable[..., Path],
-    titles: tuple[str, str],
-    stories: int,
-) -> None:
-    llm.say(brief_json("en"), brief_json("en"))
-    assert _run(site, slack, llm, make_config, titles, judge=False) == stories
-    assert all('"same"' not in r.system for r in llm.requests)
+    """The judge's answer is invalid, or the judge is off (and nothing is asked)."""
+    llm.say(brief_json("en"), *(["not JSON at all"] if judge else []), brief_json("en"))
+    assert _run(site, slack, llm, make_config, titles, judge=judge) == stories
+    assert ['"same"' in r.system for r in llm.requests] == [False, judge, False][: len(llm.requests)]
+    assert len(llm.requests) == (1 + judge + (stories == 2))  # the second brief only for a second story
