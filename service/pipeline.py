@@ -23,7 +23,7 @@ from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
-from service.detect import Document, detect, may_match, near_misses
+from service.detect import Document, Scan, detect, may_match, near_misses
 from service.digest import digest_alerts, due_digest
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
@@ -177,16 +177,18 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
     to summarize (the article's, else the feed's)."""
     topics = ctx.settings.topics
     doc = Document(item.title, item.summary, item.content)
+    scan = Scan(doc)  # shared by the stages below, so none searches the same text twice
     article = None
-    if ctx.settings.article_fetch and source.fetch_articles and may_match(topics, doc):
+    if ctx.settings.article_fetch and source.fetch_articles and may_match(topics, scan):
         article = fetch_article(ctx, item.url)
     if article is not None:
         doc = Document(item.title, item.summary, article.text)
+        scan = Scan(doc)
         key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
         item = replace(item, published=item.published or article.published, canonical_url=key)
-    matches = detect(topics, doc, ctx.settings.entities)
+    matches = detect(topics, scan, ctx.settings.entities)
     if ctx.classifier is not None:  # llm.classify: a second opinion on near misses
-        near = near_misses(topics, doc, ctx.settings.entities, ctx.classifier.margin)
+        near = near_misses(topics, scan, ctx.settings.entities, ctx.classifier.margin)
         matches += confirm(ctx.classifier, topics, doc, near)
     body = article.text if article is not None else (item.content or item.summary)
     return item, matches, body

@@ -3,12 +3,13 @@
 from service.detect.entities import Entities, compile_entities
 from service.detect.match import detect
 from service.detect.near import near_misses
-from service.detect.rules import CompiledTopic, Document, compile_topics, may_match
+from service.detect.rules import CompiledTopic, Document, Scan, compile_topics, may_match
 
 __all__ = [
     "CompiledTopic",
     "Document",
     "Entities",
+    "Scan",
     "compile_entities",
     "compile_topics",
     "detect",

@@ -36,6 +36,9 @@ _QUALIFIERS = (
     ("extended", re.compile(r"\bextend\w*|renew\w*|연장")),
     ("expanded", re.compile(r"\bexpand\w*|deepen\w*|확대")),
 )
+# Any word without which no event can be read (_ACQUIRE, _DEAL, _RAISE, _INVEST): one scan of a field
+# decides whether its sentences need their organizations found, the costly part.
+_TRIGGER = re.compile("|".join(f"(?:{rx.pattern})" for rx in (_ACQUIRE, _DEAL, _RAISE, _INVEST)))
 _UNITS = {"trillion": "T", "tn": "T", "billion": "B", "bn": "B", "b": "B", "million": "M", "m": "M", "k": "K"}
 
 
@@ -114,6 +117,8 @@ def find_events(fields: dict[str, tuple[str, str]], entities: Entities, text_cha
         folded, original = fields[name]
         if name == "text":
             folded, original = folded[:text_chars], original[:text_chars]
+        if not _TRIGGER.search(folded):
+            continue  # every event needs one of these words in its sentence: skip the field's sentences
         for f, o in _sentences(folded, original):
             for event in _in_sentence(f, o, entities):
                 found.setdefault(event.kind, event)

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from service.detect.entities import Entities
 from service.detect.events import Event, find_events
-from service.detect.rules import FIELDS, CompiledTopic, Document, Scan, score
+from service.detect.rules import FIELDS, CompiledTopic, Document, Scan, scanned, score
 from service.models import Match
 
 EVENT_SCORE = 2.0
@@ -37,14 +37,22 @@ def events_in(scan: Scan, entities: Entities) -> dict[str, Event]:
     return {e.kind: e for e in find_events(pairs, entities)}
 
 
-def detect(topics: Iterable[CompiledTopic], document: Document, entities: Entities | None = None) -> tuple[Match, ...]:
+def detect(
+    topics: Iterable[CompiledTopic], document: Document | Scan, entities: Entities | None = None
+) -> tuple[Match, ...]:
     """Every topic the document matches, with its score, the words that matched and any event."""
-    scan = Scan(document)
+    scan = scanned(document)
     events: dict[str, Event] | None = None
     out: list[Match] = []
     for topic in topics:
         match = score(topic, scan)
-        if topic.event and entities is not None and not scan.vetoed(topic):
+        # An event only explains a rule's match (score() already applied the veto to it), unless
+        # it may match alone: most items match nothing and are spared the veto and the events.
+        if (
+            topic.event
+            and entities is not None
+            and (match is not None or (topic.event_alone and not scan.vetoed(topic)))
+        ):
             if events is None:
                 events = events_in(scan, entities)
             if topic.event in events and (match is not None or topic.event_alone):

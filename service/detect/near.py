@@ -23,7 +23,7 @@ from dataclasses import replace
 from service.detect.entities import Entities
 from service.detect.events import Event
 from service.detect.match import EVENT_SCORE, EVIDENCE_CHARS, events_in
-from service.detect.rules import FIELDS, CompiledTopic, Document, Rule, Scan, raw_score, rule_hits, score
+from service.detect.rules import FIELDS, CompiledTopic, Document, Rule, Scan, raw_score, rule_hits, scanned, score
 from service.models import Match
 
 OUT_OF_PLACE = 0.5  # a rule whose every group hit, but not where (or not as close as) it asks
@@ -57,12 +57,12 @@ def _near(topic: CompiledTopic, scan: Scan, event: Event | None) -> Match | None
 
 def near_misses(
     topics: Iterable[CompiledTopic],
-    document: Document,
+    document: Document | Scan,
     entities: Entities | None = None,
     margin: float = NEAR_MARGIN,
 ) -> tuple[Match, ...]:
     """The topics the document did not match but came within `margin` of, with their evidence."""
-    scan = Scan(document)
+    scan = scanned(document)
     events: dict[str, Event] | None = None
     out: list[Match] = []
     for topic in topics:

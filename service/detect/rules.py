@@ -326,7 +326,15 @@ def score(topic: CompiledTopic, scan: Scan) -> Match | None:
     return Match(topic.id, round(value, 2), words) if value >= topic.min_score else None
 
 
-def may_match(topics: Iterable[CompiledTopic], document: Document) -> bool:
-    """True when some group of some rule already hits: worth fetching the full article to decide."""
-    doc = document.folded()
-    return any(group.search(doc[name]) for t in topics for r in t.rules for group in r.groups for name in r.fields)
+def scanned(document: Document | Scan) -> Scan:
+    """A document being matched; a Scan passed on keeps what earlier stages searched."""
+    return document if isinstance(document, Scan) else Scan(document)
+
+
+def may_match(topics: Iterable[CompiledTopic], document: Document | Scan) -> bool:
+    """True when some group of some rule already hits: worth fetching the full article to decide.
+
+    Given a Scan, its searches are kept: when no article is fetched, `detect` on the same Scan
+    repeats none of them (for most items, which match nothing, that halves detection)."""
+    scan = scanned(document)
+    return any(scan.search(group, name) for t in topics for r in t.rules for group in r.groups for name in r.fields)
