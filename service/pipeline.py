@@ -35,6 +35,7 @@ from service.settings import Settings
 from service.sources.feed import ttl_seconds
 from service.sources.pool import ParsePool, Parser, parse_items
 from service.store import Store
+from service.store.sqlite import StoredItem
 from service.store.stories import Filing, StoryStore
 from service.stories import Placement, StoryBook
 from service.summarize.brief import Summarizer
@@ -127,7 +128,7 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse
     old_before = None if state.polled_before else now - timedelta(seconds=ctx.settings.first_poll_window)
     inserted, pending = ctx.store.record_items(source.name, items, now, old_before)
     ctx.stories.observe(stored.item for stored in pending)
-    alerts = sum(process_item(ctx, source, stored.id, stored.item) for stored in pending)
+    alerts = process_items(ctx, source, pending)
     # Every item new since the last poll: the feed may have rolled over items we never saw.
     gap = state.polled_before and len(items) > 1 and inserted == len(items)
     obs = Observation(ok=True, server_hint=hint, gap=gap)
@@ -207,14 +208,36 @@ def briefs_for(ctx: Context, source: Source, item: Item, body: str, channels: Se
     return {c: by_language[slack.languages.get(c, ctx.settings.language)] for c in channels}
 
 
-def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int:
+def process_items(ctx: Context, source: Source, pending: Sequence[StoredItem]) -> int:
+    """Process a source's pending items in order; returns the alerts queued.
+
+    The items that match nothing (most of them) are marked processed together, in one
+    transaction, once the others are filed: if the process dies first they are simply processed
+    again on the next poll, which alerts nothing."""
+    quiet: list[int] = []
+    alerts = 0
+    try:
+        for stored in pending:
+            filed = process_item(ctx, source, stored.id, stored.item)
+            if filed is None:
+                quiet.append(stored.id)
+            else:
+                alerts += filed
+    finally:
+        ctx.store.mark_processed(quiet)
+    return alerts
+
+
+def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int | None:
+    """The alerts queued for a matching item (filed with its story), 0 for a duplicate, or None
+    when it matches nothing: the caller marks it processed (`process_items`)."""
     linked_as = item.canonical_url
     item, matches, body = analyze(ctx, source, item)
     if item.canonical_url != linked_as and not ctx.store.adopt_canonical(item_id, item.canonical_url):
         log.info("duplicate source=%r url=%s canonical=%s", source.name, item.url, item.canonical_url)
         return 0
     if not matches:
-        return ctx.store.finish_item(item_id, (), (), ctx.clock())
+        return None
     return file_story(ctx, source, item_id, item, matches, body)
 
 

@@ -22,7 +22,7 @@ from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.errors import NewsalertError
 from service.models import Alert, Item, Source
-from service.pipeline import Context, compose_digests, deliver, process_item
+from service.pipeline import Context, compose_digests, deliver, process_items
 from service.settings import Settings
 from service.sources._dates import parse_date
 from service.store.stories import StoryStore
@@ -128,7 +128,6 @@ def _replay_one(ctx: Context, item: Item) -> None:
     source = _source(ctx.settings, item.source)
     _, pending = ctx.store.record_items(source.name, [item], ctx.clock(), None)
     ctx.stories.observe(p.item for p in pending)
-    for stored in pending:
-        process_item(ctx, source, stored.id, stored.item)
+    process_items(ctx, source, pending)
     compose_digests(ctx)
     deliver(ctx)

@@ -298,16 +298,17 @@ class Store:
         )
 
     def finish_item(self, item_id: int, matches: Sequence[Match], alerts: Sequence[Alert], now: datetime) -> int:
-        """Mark an item processed and enqueue its alerts in one transaction; returns alerts added.
-
-        Most items have no alert: their one UPDATE is a transaction by itself (the connection is in
-        autocommit mode), which spares the BEGIN IMMEDIATE and COMMIT round of every other item."""
-        if not alerts:
-            with self._lock:
-                self._mark(self._db, item_id, matches)
-            return 0
+        """Mark an item processed and enqueue its alerts in one transaction; returns alerts added."""
         with self._tx() as db:
             return self._finish(db, item_id, matches, alerts, now)
+
+    def mark_processed(self, item_ids: Sequence[int]) -> None:
+        """Mark items that matched nothing processed, in one transaction (most items of a poll)."""
+        if item_ids:
+            with self._tx() as db:
+                db.executemany(
+                    "UPDATE items SET status = 'processed', matches = '[]' WHERE id = ?", [(i,) for i in item_ids]
+                )
 
     @staticmethod
     def _mark(db: sqlite3.Connection, item_id: int, matches: Sequence[Match]) -> None:

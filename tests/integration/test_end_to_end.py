@@ -80,7 +80,15 @@ def test_cycles_restart_exactly_once(site: Site, slack: FakeSlack, make_config: 
 
     with app.context(settings) as ctx:
         reports = app.run_once(ctx)
+        # Every item is done with (the hiking one matched nothing; the 72-hour-old one is `old`).
+        statuses = ctx.store._db.execute("SELECT title, status, matches FROM items ORDER BY title").fetchall()
     assert [r.status for r in reports] == ["ok", "ok"]
+    assert [(t[:20], s, m == "[]") for t, s, m in statuses] == [
+        ("Anthropic raises $13", "processed", False),
+        ("Microsoft free to bu", "processed", False),
+        ("OpenAI and Microsoft", "old", True),
+        ("Our favourite hiking", "processed", True),
+    ]
     # Both sources are polled concurrently, so only the set of the first cycle's messages is fixed.
     assert sorted((m["channel"], m["text"].split("] ")[1][:30]) for m in slack.messages) == [
         ("#ai-agi", "Microsoft free to build its ow"),
