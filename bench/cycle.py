@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from bench._corpus import data_dir, feed_files  # noqa: E402
 
 ADDRESSES = 50
-WORKERS = 32
+WORKERS = 64
 DELAY = 0.1
 
 

@@ -127,7 +127,7 @@ class _Fetch(_Strict):
     deadline: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    workers: int = Field(8, ge=1, le=64)
+    workers: int = Field(64, ge=1, le=64)
     per_host: int = Field(2, ge=1, le=16)
     per_host_spacing: float = Field(0.2, ge=0, le=60)
     user_agent: str = DEFAULT_USER_AGENT
@@ -289,7 +289,7 @@ class FetchSettings:
     deadline: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    workers: int = 8
+    workers: int = 64
     per_host: int = 2
     per_host_spacing: float = 0.2
     user_agent: str = DEFAULT_USER_AGENT
