@@ -21,6 +21,7 @@ from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
 from service.pipeline import alerts_for, analyze, fetch_article
+from service.schema import parse_duration
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
 
@@ -221,7 +222,7 @@ def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
     if topic is None:
         raise ConfigError(f"unknown topic {args.topic!r} (known: {', '.join(t.id for t in settings.topics)})")
     try:
-        since = app.utc_now() - timedelta(seconds=config.parse_duration(args.since))
+        since = app.utc_now() - timedelta(seconds=parse_duration(args.since))
     except ValueError as e:
         raise NewsalertError(f"--since: {e}") from e
     with app.context(settings) as ctx:

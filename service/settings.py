@@ -2,284 +2,38 @@
 
 This is the only module that reads `os.environ`. Files: `settings.yaml` (store, fetching, Slack
 routes), `sources.yaml` plus any `sources.d/*.yaml` (what to poll), `topics.yaml` (what to alert on).
-Untrusted YAML goes through pydantic; every error names its place, e.g.
+Untrusted YAML goes through the pydantic models of `schema`; every error names its place, e.g.
 `sources.yaml: sources[3].url: not an http(s) URL`. Secrets come only from the environment
 (`SLACK_BOT_TOKEN`, `SLACK_WEBHOOK_URL`, or the same names with `_FILE` pointing at a file).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
-from service.cluster import CLOSE_CALLS
 from service.detect import CompiledTopic, Entities, compile_entities, compile_topics
 from service.digest import ChannelPolicy
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
-from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
-
-DEFAULT_USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert; self-hosted news alerts)"
-_HOST_NAME = re.compile(
-    r"^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+from service.schema import (
+    DEFAULT_USER_AGENT,
+    ChannelEntry,
+    EntitiesFile,
+    LLMSection,
+    RouteEntry,
+    SettingsFile,
+    SourceEntry,
+    SourcesFile,
+    TopicsFile,
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: Any) -> float:
-    """`90`, `"90s"`, `"10m"`, `"24h"`, `"7d"` -> seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 24h, 7d)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-
-def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value or ""):
-        raise ValueError("not an http(s) URL")
-    return value
-
-
-class _Selectors(_Strict):
-    item: str
-    title: str | None = None
-    link: str | None = None
-    date: str | None = None
-    summary: str | None = None
-
-
-class _Mapping(_Strict):
-    items: str
-    title: str
-    url: str
-    id: str | None = None
-    published: str | None = None
-    summary: str | None = None
-    url_template: str | None = None
-
-
-class _Source(_Strict):
-    name: str = Field(min_length=1)
-    kind: Literal["feed", "html", "json"] = "feed"
-    url: str
-    interval: float | None = None
-    cron: str | None = None
-    min_interval: float | None = None
-    max_interval: float | None = None
-    language: str | None = None
-    enabled: bool = True
-    fetch_articles: bool = True
-    weight: float = Field(1.0, ge=0)
-    cluster: bool = True
-    selectors: _Selectors | None = None
-    mapping: _Mapping | None = None
-
-    _check_url = field_validator("url")(_http_url)
-
-    @field_validator("interval", "min_interval", "max_interval", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float | None:
-        return None if v is None else parse_duration(v)
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                CronTrigger.from_crontab(v, timezone="UTC")
-            except ValueError as e:
-                raise ValueError(f"not a cron expression ({e})") from e
-        return v
-
-    def model_post_init(self, _: Any) -> None:
-        if self.kind == "html" and self.selectors is None:
-            raise ValueError("an html source needs `selectors` (at least `item`)")
-        if self.kind == "json" and self.mapping is None:
-            raise ValueError("a json source needs a `mapping` (items, title, url)")
-        if self.interval is not None and self.cron is not None:
-            raise ValueError("set `interval` or `cron`, not both")
-
-
-class _SourcesFile(_Strict):
-    sources: list[_Source] = []
-
-
-class _Fetch(_Strict):
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    deadline: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    workers: int = Field(64, ge=1, le=64)
-    per_host: int = Field(2, ge=1, le=16)
-    per_host_spacing: float = Field(0.2, ge=0, le=60)
-    user_agent: str = DEFAULT_USER_AGENT
-    allow_private_hosts: tuple[str, ...] = ()
-
-    @field_validator("allow_private_hosts")
-    @classmethod
-    def _hosts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_private_host(entry) for entry in v)
-
-
-def _private_host(entry: str) -> str:
-    """An `allow_private_hosts` entry: a host name, an IP address or a CIDR block (`10.0.0.0/8`)."""
-    entry = entry.strip().lower()
-    try:
-        return str(ipaddress.ip_network(entry, strict=False))
-    except ValueError:
-        pass
-    if not _HOST_NAME.match(entry):
-        raise ValueError(f"not a host name, IP address or CIDR block: {entry!r}")
-    return entry.rstrip(".")
-
-
-class _Route(_Strict):
-    channel: str
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
-
-
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def _clock(value: str) -> str:
-    if not _CLOCK.match(value):
-        raise ValueError(f"not a time of day: {value!r} (use HH:MM, e.g. 09:00)")
-    return value
-
-
-class _Channel(_Strict):
-    delivery: Literal["realtime", "digest", "both"] = "realtime"
-    digest: Literal["hourly", "daily", "weekly"] = "daily"
-    digest_at: str = "09:00"
-    digest_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
-    timezone: str = "UTC"
-    quiet_hours: str | None = None
-    urgent_score: float | None = Field(None, ge=0)
-    min_score: float = Field(0.0, ge=0)
-    min_outlets: int = Field(1, ge=1)
-
-    _check_at = field_validator("digest_at")(_clock)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name, e.g. Asia/Seoul)") from None
-        return v
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet(cls, v: str | None) -> str | None:
-        if v is not None:
-            start, sep, end = v.partition("-")
-            if not sep or start.strip() == end.strip():
-                raise ValueError(f"quiet hours are a range of two different times, e.g. 22:00-08:00, got {v!r}")
-            _clock(start.strip())
-            _clock(end.strip())
-        return v
-
-
-class _Slack(_Strict):
-    default_channel: str = "#ai-news"
-    ops_channel: str = "#newsalert-ops"
-    routes: dict[str, str | _Route] = {}
-    channels: dict[str, _Channel] = {}
-    api_url: str = "https://slack.com/api/"
-
-    _check_url = field_validator("api_url")(_http_url)
-
-
-class _LLM(_Strict):
-    provider: Literal["none", "openai", "anthropic"] = "none"
-    base_url: str | None = None
-    model: str = "gpt-4o-mini"
-    timeout: float = 20
-    deadline: float = 30
-    max_input_chars: int = Field(12000, ge=500)
-    daily_token_budget: int | None = Field(None, ge=1)
-    concurrency: int = Field(2, ge=1, le=32)
-    max_output_tokens: int = Field(1200, ge=100)
-    max_attempts: int = Field(3, ge=1, le=10)
-    json_mode: bool = True
-    token_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    local: bool = False
-    classify: bool = False
-    classify_margin: float = Field(0.5, gt=0, le=1)
-    same_story: bool = False
-    same_story_band: tuple[float, float] = CLOSE_CALLS
-
-    @field_validator("same_story_band")
-    @classmethod
-    def _band(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not 0 <= v[0] < v[1] <= 1.5:
-            raise ValueError("same_story_band must be [low, high] with 0 <= low < high <= 1.5")
-        return v
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        return None if v is None else _http_url(v)
-
-    @field_validator("timeout", "deadline", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        return parse_duration(v)
-
-
-class _Main(_Strict):
-    store: str = "data/newsalert.db"
-    first_poll_window: float = 24 * 3600
-    default_interval: float = 600
-    min_interval: float = 120
-    max_interval: float = 6 * 3600
-    jitter: float = 30
-    delivery_interval: float = 15
-    summary_sentences: int = Field(3, ge=1, le=6)
-    article_fetch: bool = True
-    health_threshold: int = Field(3, ge=1)
-    outbox_max_pending: int = Field(10_000, ge=10)
-    language: str = Field("en", pattern=r"^[a-z]{2,3}$")
-    llm: _LLM = Field(default_factory=_LLM)
-    fetch: _Fetch = Field(default_factory=_Fetch)
-    slack: _Slack = Field(default_factory=_Slack)
-
-    @field_validator(
-        "first_poll_window",
-        "default_interval",
-        "min_interval",
-        "max_interval",
-        "jitter",
-        "delivery_interval",
-        mode="before",
-    )
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        return parse_duration(v)
-
-
-class _TopicsFile(_Strict):
-    lists: dict[str, list[str]] = {}
-    topics: list[dict[str, Any]]
+from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
 
 
 @dataclass(frozen=True)
@@ -367,7 +121,7 @@ def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
         raise ConfigError(_format_errors(path.name, e)) from e
 
 
-def _to_source(s: _Source, bounds: tuple[float, float, float]) -> Source:
+def _to_source(s: SourceEntry, bounds: tuple[float, float, float]) -> Source:
     default, low, high = bounds
     return Source(
         name=s.name,
@@ -396,7 +150,7 @@ def load_sources(config_dir: Path, bounds: tuple[float, float, float] = (600, 12
     out: list[Source] = []
     seen: dict[str, Path] = {}
     for path in source_files(config_dir):
-        parsed: _SourcesFile = _validate(_SourcesFile, path, _load_yaml(path))
+        parsed: SourcesFile = _validate(SourcesFile, path, _load_yaml(path))
         for i, s in enumerate(parsed.sources):
             if s.name in seen:
                 raise ConfigError(f"{path.name}: sources[{i}].name: {s.name!r} is also in {seen[s.name].name}")
@@ -406,15 +160,11 @@ def load_sources(config_dir: Path, bounds: tuple[float, float, float] = (600, 12
     return tuple(out)
 
 
-class _EntitiesFile(_Strict):
-    organizations: dict[str, list[str]] = {}
-
-
 def load_entities(path: Path) -> Entities:
     """Organizations and their aliases (entities.yaml); none if the file is absent."""
     if not path.exists():
         return compile_entities({})
-    parsed: _EntitiesFile = _validate(_EntitiesFile, path, _load_yaml(path))
+    parsed: EntitiesFile = _validate(EntitiesFile, path, _load_yaml(path))
     try:
         return compile_entities(parsed.organizations)
     except ConfigError as e:
@@ -423,7 +173,7 @@ def load_entities(path: Path) -> Entities:
 
 def load_topics(path: Path, entities: Entities | None = None) -> tuple[CompiledTopic, ...]:
     """Compile topics.yaml; `@organizations` names every alias of entities.yaml."""
-    parsed: _TopicsFile = _validate(_TopicsFile, path, _load_yaml(path))
+    parsed: TopicsFile = _validate(TopicsFile, path, _load_yaml(path))
     lists = dict(parsed.lists)
     if entities is not None and entities.names:
         lists.setdefault("organizations", entities.aliases())
@@ -455,7 +205,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     config_dir = Path(config_dir or env.get("NEWSALERT_CONFIG") or "config")
     main_path = config_dir / "settings.yaml"
-    main: _Main = _validate(_Main, main_path, _load_yaml(main_path) if main_path.exists() else {})
+    main: SettingsFile = _validate(SettingsFile, main_path, _load_yaml(main_path) if main_path.exists() else {})
     entities = load_entities(config_dir / "entities.yaml")
     topics = load_topics(config_dir / "topics.yaml", entities)
     routed = set(main.slack.routes) - {t.id for t in topics}
@@ -474,7 +224,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
             ops_channel=main.slack.ops_channel,
             routes={t: r if isinstance(r, str) else r.channel for t, r in main.slack.routes.items()},
             languages={
-                r.channel: r.language for r in main.slack.routes.values() if isinstance(r, _Route) and r.language
+                r.channel: r.language for r in main.slack.routes.values() if isinstance(r, RouteEntry) and r.language
             },
             channels={name: _policy(c) for name, c in main.slack.channels.items()},
             api_url=env.get("SLACK_API_URL") or main.slack.api_url,
@@ -493,7 +243,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     )
 
 
-def _policy(raw: _Channel) -> ChannelPolicy:
+def _policy(raw: ChannelEntry) -> ChannelPolicy:
     quiet = None
     if raw.quiet_hours:
         start, _, end = raw.quiet_hours.partition("-")
@@ -511,7 +261,7 @@ def _policy(raw: _Channel) -> ChannelPolicy:
     )
 
 
-def _llm(raw: _LLM, env: Mapping[str, str]) -> LLMConfig | None:
+def _llm(raw: LLMSection, env: Mapping[str, str]) -> LLMConfig | None:
     """The LLM backend, with its key from the environment; the base URL only ever from config."""
     if raw.provider == "none":
         return None

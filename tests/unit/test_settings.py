@@ -5,6 +5,7 @@ import pytest
 
 from service import settings as config
 from service.errors import ConfigError
+from service.schema import parse_duration
 
 
 def test_shipped_config_is_valid() -> None:
@@ -80,7 +81,7 @@ def test_secrets_from_environment_and_files(make_config: Callable[..., Path], tm
 
 
 def test_durations() -> None:
-    assert [config.parse_duration(v) for v in (90, "90s", "10m", "24h", "7d", "1.5h")] == [
+    assert [parse_duration(v) for v in (90, "90s", "10m", "24h", "7d", "1.5h")] == [
         90,
         90,
         600,
@@ -89,4 +90,4 @@ def test_durations() -> None:
         5400,
     ]
     with pytest.raises(ValueError):
-        config.parse_duration("ten minutes")
+        parse_duration("ten minutes")
