@@ -47,8 +47,8 @@ def freshness(headers: httpx.Headers, now: float | None = None) -> float | None:
     return None
 
 
-def _require_http(url: str) -> None:
-    """Only http(s) URLs are fetched (the transport checks every redirect hop again)."""
+def _require_http(url: str) -> httpx.URL:
+    """The URL, parsed once; only http(s) URLs are fetched (the transport checks every redirect hop again)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as e:
@@ -57,6 +57,7 @@ def _require_http(url: str) -> None:
         raise BlockedAddressError(url, "blocked: not an http(s) URL")
     if not parsed.host:
         raise FetchError(url, "invalid URL: no host")
+    return parsed
 
 
 class Fetcher:
@@ -92,13 +93,13 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        _require_http(url)
+        parsed = _require_http(url)
         try:
             with self.hosts.slot(url):
                 started = time.monotonic()
                 with (
                     deadline(started + self.settings.deadline),
-                    self.client.stream("GET", url, headers=headers) as response,
+                    self.client.stream("GET", parsed, headers=headers) as response,
                 ):
                     return self._read(url, response, started)
         except AddressRefused as e:

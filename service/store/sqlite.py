@@ -162,15 +162,29 @@ class Store:
         next_poll: datetime | None = None,
         gap: bool = False,
     ) -> None:
+        # One statement (a poll's one write when nothing changed): insert or update the source.
+        stamp = _iso(now)
         with self._tx() as db:
-            self._ensure_source(db, name, url, kind)
-            self._set_next(db, name, next_poll)
-            if gap:
-                db.execute("UPDATE sources SET possible_gap_at = ? WHERE name = ?", (_iso(now), name))
             db.execute(
-                "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ?, polled_before = 1,"
-                " last_poll = ?, last_success = ?, consecutive_errors = 0, failed_body_hash = NULL WHERE name = ?",
-                (etag, last_modified, body_hash, _iso(now), _iso(now), name),
+                "INSERT INTO sources (name, url, kind, etag, last_modified, body_hash, polled_before, last_poll,"
+                " last_success, consecutive_errors, next_poll_at, possible_gap_at)"
+                " VALUES (:name, :url, :kind, :etag, :lm, :hash, 1, :now, :now, 0, :next, :gap)"
+                " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, body_hash = excluded.body_hash, polled_before = 1,"
+                " last_poll = excluded.last_poll, last_success = excluded.last_success, consecutive_errors = 0,"
+                " failed_body_hash = NULL, next_poll_at = coalesce(excluded.next_poll_at, next_poll_at),"
+                " possible_gap_at = coalesce(excluded.possible_gap_at, possible_gap_at)",
+                {
+                    "name": name,
+                    "url": url,
+                    "kind": kind,
+                    "etag": etag,
+                    "lm": last_modified,
+                    "hash": body_hash,
+                    "now": stamp,
+                    "next": next_poll.timestamp() if next_poll is not None else None,
+                    "gap": stamp if gap else None,
+                },
             )
 
     def remember_bad_body(
