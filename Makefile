@@ -35,6 +35,7 @@ lint: install
 
 bench: install  ## benchmarks print figures; they assert nothing
 	$(PY) bench/parse_speed.py
+	$(PY) bench/detect_speed.py
 	$(PY) bench/extract_quality.py
 	$(PY) bench/cycle.py
 

@@ -4,9 +4,11 @@ For N = 100 and 1000 (the shared corpus's 395 feeds, repeated), with and without
 every response: a static server (bench/static_server.py, its own process) serves the feeds from
 many loopback addresses with validators on; newsalert is configured through `sources import` of
 a generated OPML and runs, in a fresh process, one cold cycle (everything new: fetch, parse, dedup,
-detect, store; article fetching off) and one warm cycle (everything unchanged: 304s). The floor
-is measured in the same run: `curl --parallel` fetching the same URLs into /dev/null, and a plain
-httpx loop. Wall seconds are the figures; CPU seconds (this process, and the parse worker it
+detect, store; article fetching off) and one warm cycle (everything unchanged: 304s). The floors
+are measured in the same run: `curl --parallel` fetching the same URLs into /dev/null; a plain
+httpx loop of full GETs, then of conditional GETs all answered 304 (the warm cycle's floor with
+httpx); and newsalert's parsing of the same bodies alone, in one process (CPU a cold cycle spends
+whichever core does it). Wall seconds are the figures; CPU seconds (this process, and the parse worker it
 spawns for a big cycle) say how much of a wall figure was other jobs on a shared machine. Peak
 RSS is the cycle's process and, separately, its largest child. Prints figures; asserts nothing.
 
@@ -18,6 +20,7 @@ instead of alternating between the addresses.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import resource
@@ -34,7 +37,7 @@ sys.path.insert(0, str(REPO))
 from bench._corpus import data_dir, feed_files  # noqa: E402
 
 ADDRESSES = 50
-WORKERS = 64
+WORKERS = 128
 DELAY = 0.1
 
 
@@ -78,13 +81,39 @@ def curl_floor(targets: list[str], tmp: Path) -> float | None:
     return time.perf_counter() - started
 
 
-def httpx_floor(targets: list[str]) -> float:
+def httpx_floor(targets: list[str]) -> tuple[float, float]:
+    """A plain httpx loop over the URLs: full GETs (the cold floor), then conditional GETs with
+    the validators they returned, every answer a 304 (the warm floor)."""
     import httpx
 
     started = time.perf_counter()
     with httpx.Client() as client:
-        for u in targets:
-            client.get(u).read()
+        validators = [client.get(u).headers for u in targets]
+    full = time.perf_counter() - started
+    conditions = [
+        {k: v for k, v in (("If-None-Match", h.get("ETag")), ("If-Modified-Since", h.get("Last-Modified"))) if v}
+        for h in validators
+    ]
+    started = time.perf_counter()
+    with httpx.Client() as client:
+        for u, headers in zip(targets, conditions, strict=True):
+            client.get(u, headers=headers)
+    return full, time.perf_counter() - started
+
+
+def parse_floor(files: list[Path], n: int) -> float:
+    """newsalert's parsing alone (adapter, text cleaning, canonical URLs), in one process, of the
+    N bodies a cold cycle reads: the CPU a cold cycle cannot avoid, whichever core does it."""
+    from service.errors import ParseError
+    from service.models import FetchResult, Source
+    from service.sources.pool import parse_items
+
+    bodies = [files[i % len(files)].read_bytes() for i in range(n)]
+    started = time.perf_counter()
+    for i, body in enumerate(bodies):
+        source = Source(name=f"feed {i}", kind="feed", url=f"http://127.0.0.1/{i}.xml", interval_seconds=600)
+        with contextlib.suppress(ParseError):  # the corpus's broken feeds fail here as in the cycle
+            parse_items(source, FetchResult(url=source.url, final_url=source.url, status=200, body=body))
     return time.perf_counter() - started
 
 
@@ -144,6 +173,7 @@ def run(files: list[Path], n: int, delay: float, workers: int, grouped: bool) ->
         targets = urls(n, port, grouped)
         curl = curl_floor(targets, tmp)
         loop = httpx_floor(targets) if not delay else None
+        parsing = parse_floor(files, n) if not delay else None
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(n), str(port), str(workers), str(int(grouped))],
             capture_output=True,
@@ -157,14 +187,18 @@ def run(files: list[Path], n: int, delay: float, workers: int, grouped: bool) ->
     label = f"N={n:<5} {'+100 ms' if delay else 'loopback':<8}"
     ratios = [f"{r['cold'] / curl:.1f}x curl"] if curl else []
     floors = [f"curl --parallel {curl:.2f} s"] if curl else []
+    warm_ratio = ""
     if loop:
-        ratios.append(f"{r['cold'] / loop:.1f}x httpx loop")
-        floors.append(f"httpx loop {loop:.2f} s")
+        ratios.append(f"{r['cold'] / loop[0]:.1f}x httpx loop")
+        floors.append(f"httpx loop {loop[0]:.2f} s, of 304s {loop[1]:.2f} s")
+        warm_ratio = f"; {r['warm'] / loop[1]:.1f}x the httpx 304 loop"
+    if parsing:
+        floors.append(f"parsing alone {parsing:.2f} s")
     cold_cpu, warm_cpu = r["cold_cpu"], r["warm_cpu"]
     print(
         f"{label} cold {r['cold']:6.2f} s ({r['items'] / r['cold']:7,.0f} items/s, {r['items']} items,"
         f" {r['errors']} failed; {', '.join(ratios)}; CPU {cold_cpu[0]:.2f} s + worker {cold_cpu[1]:.2f} s)"
-        f"  warm {r['warm']:5.2f} s ({r['not_modified']} 304s; CPU {warm_cpu[0]:.2f} s)"
+        f"  warm {r['warm']:5.2f} s ({r['not_modified']} 304s{warm_ratio}; CPU {warm_cpu[0]:.2f} s)"
         f"  peak RSS {r['rss_mb']:4.0f} MB (+ worker {r['child_rss_mb']:.0f} MB)  | floor: {', '.join(floors)}"
     )
 

@@ -115,7 +115,7 @@ class _Fetch(_Strict):
     deadline: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    workers: int = Field(64, ge=1, le=64)
+    workers: int = Field(128, ge=1, le=256)
     per_host: int = Field(2, ge=1, le=16)
     per_host_spacing: float = Field(0.2, ge=0, le=60)
     user_agent: str = DEFAULT_USER_AGENT
