@@ -138,6 +138,31 @@ def test_wildcard_regex_lists_fields_and_exclusions() -> None:
     assert not detect(t, Document("Acme acquisition rumor"))
 
 
+# One group whose terms share a trie: `open` (exact), `open*` is not there but `openai*` is, a
+# phrase, a Hangul term that may touch other Hangul, and a digit-led term.
+SHARED_TRIE = ["open", "openai*", "open source", "오픈AI", "4o"]
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("open", "open"),  # the whole text: no character before or after
+        ("the openAIs are here", "openAIs"),  # the wildcard term, with its continuation
+        ("an open-source model", "open"),  # a hyphen is a boundary; `open source` needs a space
+        ("an open   source model", "open   source"),  # the longer term at the same place
+        ("reopen the file", None),  # a Latin term must not follow a letter
+        ("opened a store", None),  # ... nor be followed by one (no wildcard on `open`)
+        ("GPT-4o launch", "4o"),
+        ("gpt4o", None),  # a digit-led term needs a boundary too
+        ("한국오픈AI와 협력", "오픈AI"),  # Hangul may touch Hangul
+        ("x\nopen", "open"),  # the boundary looks one character back, a newline included
+    ],
+)
+def test_a_group_is_one_trie_with_each_terms_boundaries(text: str, quoted: str | None) -> None:
+    found = detect(topics({"id": "x", "any": SHARED_TRIE}), Document(text))
+    assert [m.matched for m in found] == ([(quoted,)] if quoted else [])
+
+
 def test_title_scores_more_than_body() -> None:
     t = topics({"id": "x", "any": ["AGI"]})
     (title,) = detect(t, Document("AGI is near"))
