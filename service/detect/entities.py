@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from service.detect.rules import fold, trie_pattern
+from service.detect.rules import fold, literal_pattern
 from service.errors import ConfigError
 
 
@@ -57,13 +57,6 @@ def compile_entities(organizations: Mapping[str, Sequence[str]]) -> Entities:
             names[key] = name
     if not names:
         return Entities(None, {})
-    # One alternative per boundary class; the Latin-edged ones must not touch Latin letters or digits.
-    classes: dict[tuple[bool, bool], list[str]] = {}
-    for key in names:
-        classes.setdefault((_edge(key[0]), _edge(key[-1])), []).append(key)
-    # Lookarounds are zero-width, so the whole match is exactly the alias.
-    pattern = "|".join(
-        ("(?<![a-z0-9])" if lead else "") + f"(?:{trie_pattern(words)})" + ("(?![a-z0-9])" if trail else "")
-        for (lead, trail), words in sorted(classes.items())
-    )
+    # One trie (see rules.literal_pattern); a Latin-edged alias must not touch Latin letters or digits.
+    pattern = literal_pattern([(key, "b" if _edge(key[-1]) else "") for key in names])
     return Entities(re.compile(pattern), names)
