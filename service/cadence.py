@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 WEEK = 7 * 24 * 3600.0
 
@@ -30,13 +28,14 @@ class Policy:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one poll showed. `published`: publication times of the source's items seen lately."""
+    """What one poll showed. `published_this_week`: how many of the source's items were published
+    in the last week; None when none of its items carries a date."""
 
     ok: bool
     consecutive_errors: int = 0
     retry_after: float | None = None
     server_hint: float | None = None
-    published: Sequence[datetime] = ()
+    published_this_week: int | None = None
     gap: bool = False
 
 
@@ -44,17 +43,17 @@ def _clamp(value: float, policy: Policy) -> float:
     return min(policy.maximum, max(policy.minimum, value))
 
 
-def rate_interval(published: Sequence[datetime], now: datetime, policy: Policy) -> float:
-    """A week over the number of items published in the last week, within bounds."""
-    if not published:
+def rate_interval(published_this_week: int | None, policy: Policy) -> float:
+    """A week over the number of items published in the last week, within bounds: the upper bound
+    for a dated source quiet all week, the default for one that never dates its items."""
+    if published_this_week is None:
         return policy.default
-    recent = sum(1 for p in published if now - timedelta(seconds=WEEK) <= p <= now)
-    return policy.maximum if recent == 0 else _clamp(WEEK / recent, policy)
+    return policy.maximum if published_this_week == 0 else _clamp(WEEK / published_this_week, policy)
 
 
-def next_interval(policy: Policy, obs: Observation, now: datetime) -> float:
+def next_interval(policy: Policy, obs: Observation) -> float:
     """Seconds until the next poll."""
-    normal = policy.fixed if policy.fixed is not None else rate_interval(obs.published, now, policy)
+    normal = policy.fixed if policy.fixed is not None else rate_interval(obs.published_this_week, policy)
     if not obs.ok:
         backoff = min(policy.max_backoff, max(normal, policy.minimum) * 2.0 ** max(0, obs.consecutive_errors - 1))
         return max(backoff, obs.retry_after or 0.0)

@@ -136,21 +136,21 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse
     return SourceReport(source.name, "ok", len(items), len(pending), alerts, next_poll=next_poll, gap=gap)
 
 
-def _next_poll(source: Source, obs: Observation, now: datetime, published: Sequence[datetime] = ()) -> datetime:
+def _next_poll(source: Source, obs: Observation, now: datetime) -> datetime:
     policy = Policy(
         default=source.interval_seconds,
         minimum=source.min_interval,
         maximum=source.max_interval,
         fixed=source.interval_seconds if source.pinned else None,
     )
-    return now + timedelta(seconds=next_interval(policy, replace(obs, published=published), now))
+    return now + timedelta(seconds=next_interval(policy, obs))
 
 
 def _record_success(
     ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime, obs: Observation
 ) -> datetime:
-    published = ctx.store.recent_published(source.name, now - timedelta(seconds=WEEK))
-    next_poll = _next_poll(source, obs, now, published)
+    this_week, dated = ctx.store.published_counts(source.name, now - timedelta(seconds=WEEK), now)
+    next_poll = _next_poll(source, replace(obs, published_this_week=this_week if dated else None), now)
     ctx.store.record_success(
         source.name,
         source.url,

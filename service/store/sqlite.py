@@ -225,13 +225,16 @@ class Store:
                 self._enqueue(db, None, notice, now)
         return bool(changed)
 
-    def recent_published(self, source: str, since: datetime) -> list[datetime]:
-        """Publication times of the source's items published since `since` (for adaptive polling)."""
+    def published_counts(self, source: str, since: datetime, until: datetime) -> tuple[int, int]:
+        """How many of the source's items were published between `since` and `until`, and how many
+        carry a date at all (adaptive polling: a quiet source is not an undated one)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT published FROM items WHERE source = ? AND published >= ?", (source, _iso(since))
-            ).fetchall()
-        return [d for r in rows if (d := _dt(r["published"])) is not None]
+            row = self._db.execute(
+                "SELECT coalesce(sum(published >= ? AND published <= ?), 0), count(published)"
+                " FROM items WHERE source = ?",
+                (_iso(since), _iso(until), source),
+            ).fetchone()
+        return int(row[0]), int(row[1])
 
     def sources_report(self, now: datetime) -> list[dict[str, Any]]:
         """Each source's stored state, with items seen in the last 7 days and the average delay

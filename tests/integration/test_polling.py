@@ -62,6 +62,13 @@ def test_interval_follows_the_publishing_rate_within_bounds(site: Site, poll: tu
     assert _poll(ctx, "Pinned") == 900  # a pinned interval never adapts
 
 
+def test_a_quiet_source_is_polled_at_the_upper_bound(site: Site, poll: tuple[Context, Clock]) -> None:
+    ctx, _ = poll
+    old = [(f"Old {d}", f"http://example.com/old{d}", ago(T0, 24 * d)) for d in (30, 60)]
+    site.pages["/f.xml"] = Page(rss(old))
+    assert _poll(ctx) == 6 * 3600  # dated items, none this week: as rarely as allowed
+
+
 def test_server_hints_ttl_and_max_age(site: Site, poll: tuple[Context, Clock]) -> None:
     ctx, _ = poll
     feed = _items(100).replace(b"<channel>", b"<channel><ttl>180</ttl>")
