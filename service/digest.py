@@ -113,9 +113,12 @@ def _schedule(policy: ChannelPolicy, local: datetime, now: datetime) -> datetime
 
 def _wall(local: datetime) -> datetime:
     """A local wall-clock time made real: re-attached to the zone, so a day's step across a DST
-    change keeps the wall time. A time in a spring-forward gap (02:30 on the night clocks jump
-    from 02:00 to 03:00) reads on the clock before the change, i.e. 03:30: late, never skipped."""
-    return local.replace(fold=0).astimezone(UTC)  # in UTC: times in a gap compare oddly (PEP 495)
+    change keeps the wall time. Of the two readings PEP 495 allows, the later: a time in a
+    spring-forward gap (02:30 on the night clocks jump from 02:00 to 03:00) reads on the clock
+    before the change, i.e. 03:30, late but never skipped; a time that happens twice when clocks
+    go back (01:30) is its second occurrence, so quiet hours ending then end after both."""
+    # In UTC: times in a gap or a fold compare oddly in their zone (PEP 495).
+    return max(local.replace(fold=0).astimezone(UTC), local.replace(fold=1).astimezone(UTC))
 
 
 def due_digest(policy: ChannelPolicy, now: datetime, folds: bool) -> datetime | None:
@@ -123,11 +126,14 @@ def due_digest(policy: ChannelPolicy, now: datetime, folds: bool) -> datetime | 
 
     A channel has digest times when it takes digests (`digest`, `both`), when it has quiet hours
     (their end releases what they held) and when the target cannot thread (`folds`: later coverage
-    goes into the daily digest)."""
+    goes into the daily digest). A scheduled digest that falls in the quiet hours is left to the
+    one at their end."""
     local = now.astimezone(policy.zone)
     times: list[datetime] = []
     if policy.delivery != "realtime" or folds:
-        times.append(_schedule(policy, local, now))
+        scheduled = _schedule(policy, local, now)
+        if not in_quiet_hours(policy, scheduled):  # a digest is a message too: the end of the quiet hours brings it
+            times.append(scheduled)
     if policy.quiet_hours is not None:
         end = _clock(policy.quiet_hours[1])
         times.append(
@@ -169,12 +175,14 @@ def digest_lines(entries: Iterable[Entry], topic_order: Sequence[str]) -> tuple[
 
 
 def digest_alerts(
-    channel: str, due: datetime, entries: Sequence[Entry], topic_order: Sequence[str], zone: ZoneInfo
+    channel: str, due: datetime, entries: Sequence[Entry], batch: int, topic_order: Sequence[str], zone: ZoneInfo
 ) -> list[Alert]:
     """The digest due at `due` for a channel: one message per `DIGEST_LINES` stories, keyed by the
-    channel and the due time, so the same digest is never queued twice."""
+    channel, the due time and `batch` (the first held entry's id), so the same digest is never
+    queued twice, while an entry held before `due` but stored after its digest was queued (an item
+    still being filed when the digest closed) gets a digest of its own instead of being dropped."""
     lines = digest_lines(entries, topic_order)
-    base = f"digest\n{channel}\n{due.isoformat()}"
+    base = f"digest\n{channel}\n{due.isoformat()}\n{batch}"
     period = f"until {due.astimezone(zone):%Y-%m-%d %H:%M %Z}"
     return [
         Alert(

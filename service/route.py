@@ -80,13 +80,14 @@ def plan(
     decisions: dict[str, Decision] = {}
     outlets = tuple(story.outlets)
     for channel in channels_for(matches, routes, default):
+        topic = next(m.topic for m in matches if routes.get(m.topic, default) == channel)
         parent = story.parents.get(channel)
         d = decide(
             policies.get(channel, DEFAULT_POLICY), now, score, len(outlets), reply=parent is not None, threads=threads
         )
         decisions[channel] = d
         if d.digest:
-            held.append((channel, Entry("", matches[0].topic, story.title, story.url, item.source, score)))
+            held.append((channel, Entry("", topic, story.title, story.url, item.source, score)))
         if d.action != "post":
             continue
         base = Alert(

@@ -91,8 +91,10 @@ NETWORK_ERRORS = (SlackClientError, urllib.error.URLError, OSError)
 
 
 def plain_text(alert: Alert) -> str:
-    """The repaired message: the fallback text and the summary, as plain text, at most 3,000 characters."""
-    lines = [fallback_text(alert), *(f"• {escape(s)}" for s in alert.summary)]
+    """The repaired message: the fallback text and the summary (a digest: its stories), as plain
+    text, at most 3,000 characters."""
+    stories = (f"• {cut(x.title, 200)} · {x.outlets[0]} {x.url if len(x.url) <= 500 else ''}" for x in alert.lines)
+    lines = [fallback_text(alert), *(f"• {escape(s)}" for s in alert.summary), *map(escape, stories)]
     return cut("\n".join(lines), PLAIN_LIMIT)
 
 

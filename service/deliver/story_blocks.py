@@ -13,6 +13,7 @@ from service.deliver.text import cut, escape, label, link_target
 from service.models import Alert, DigestLine
 
 SECTION_LIMIT = 3000
+LINK_LIMIT = 1000
 OUTLETS_SHOWN = 6
 
 
@@ -43,8 +44,12 @@ def render_reply(alert: Alert) -> list[dict[str, Any]]:
 
 
 def _digest_line(line: DigestLine) -> str:
+    """One story of a digest; at most about 1,400 characters, so every line fits a section."""
     more = f" (+{len(line.outlets) - 1} more)" if len(line.outlets) > 1 else ""
-    return f"• <{link_target(line.url)}|{label(line.title)}> · {escape(cut(line.outlets[0], 100))}{more}"
+    target = link_target(line.url)
+    # A link of thousands of characters would push a section past Block Kit's limit: the title goes unlinked.
+    story = f"<{target}|{label(line.title)}>" if len(target) <= LINK_LIMIT else label(line.title)
+    return f"• {story} · {escape(cut(line.outlets[0], 100))}{more}"
 
 
 def digest_text(alert: Alert) -> str:

@@ -75,6 +75,16 @@ class StoryStore:
                 "INSERT OR IGNORE INTO story_threads (story_id, channel, parent_key) VALUES (?, ?, ?)",
                 [(story_id, channel, key) for channel, key in filing.parents.items()],
             )
+            # A channel where the story is now posted, and this item holds nothing for the digest
+            # (an urgent story breaking through quiet hours): what it held there is told already.
+            db.executemany(
+                "UPDATE digest_entries SET digest_key = ? WHERE channel = ? AND story = ? AND digest_key IS NULL",
+                [
+                    (f"posted:{key}", channel, str(story_id))
+                    for channel, key in filing.parents.items()
+                    if channel not in {c for c, _ in filing.held}
+                ],
+            )
             db.executemany(
                 "INSERT INTO digest_entries (channel, story, topic, title, url, source, score, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,6 +122,10 @@ class StoryStore:
             (into, other),
         )
         db.execute("DELETE FROM story_threads WHERE story_id = ?", (other,))
+        # Held entries follow, so a digest shows the merged story once.
+        db.execute(
+            "UPDATE digest_entries SET story = ? WHERE story = ? AND digest_key IS NULL", (str(into), str(other))
+        )
         db.execute(
             "UPDATE stories SET last_published = max(last_published,"
             " (SELECT last_published FROM stories WHERE id = ?)) WHERE id = ?",
@@ -149,10 +163,11 @@ class StoryStore:
     # -- digests ----------------------------------------------------------------------------
 
     def close_digest(
-        self, channel: str, before: datetime, build: Callable[[list[Entry]], Sequence[Alert]], now: datetime
+        self, channel: str, before: datetime, build: Callable[[list[Entry], int], Sequence[Alert]], now: datetime
     ) -> int:
         """Queue the digest of the channel's entries held before `before` and mark them carried, in
-        one transaction; the digest's alert keys make a second run of the same digest a no-op."""
+        one transaction, so a second run of the same digest finds nothing. `build(entries, batch)`
+        gets the first entry's id to key the digest with."""
         with self._store._tx() as db:
             rows = db.execute(
                 "SELECT * FROM digest_entries WHERE channel = ? AND digest_key IS NULL AND created_at < ? ORDER BY id",
@@ -161,7 +176,7 @@ class StoryStore:
             if not rows:
                 return 0
             entries = [Entry(r["story"], r["topic"], r["title"], r["url"], r["source"], r["score"]) for r in rows]
-            alerts = build(entries)
+            alerts = build(entries, int(rows[0]["id"]))
             for alert in alerts:
                 self._store._enqueue(db, None, alert, now)
             db.executemany(

@@ -156,6 +156,30 @@ def test_quiet_hours_hold_alerts_until_their_end(
     assert "1 stories" in str(digest["text"]) and "Microsoft and OpenAI renegotiate" in str(digest["blocks"])
 
 
+def test_a_story_that_breaks_through_quiet_hours_is_not_in_their_digest(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    for name, _ in COVERAGE:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    seoul = NOW.astimezone(ZoneInfo("Asia/Seoul"))
+    start, end = (seoul - timedelta(hours=1)).strftime("%H:00"), (seoul + timedelta(hours=2)).strftime("%H:00")
+    # One outlet scores about 0.87 (five hours old), two about 1.8: the second outlet makes it urgent.
+    policy = f"{{quiet_hours: '{start}-{end}', timezone: Asia/Seoul, urgent_score: 1.5}}"
+    cfg = _config(make_config, site, f"slack:\n{ROUTES}  channels:\n    '#ai-agi': {policy}\n")
+    clock = [NOW]
+    for outlets in (1, 2):  # inside the quiet hours: held, then posted once a second outlet has it
+        _serve(site, COVERAGE[:outlets])
+        with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+            app.run_once(ctx)
+    (posted,) = _threads(slack, "#ai-agi")[0]
+    assert "Microsoft" in str(posted["text"])
+    clock[0] = NOW + timedelta(hours=3)  # after the quiet hours: nothing held is left to tell
+    with app.context(_bot(cfg, slack), clock=lambda: clock[0]) as ctx:
+        app.run_once(ctx)
+        assert StoryStore(ctx.store).held("#ai-agi") == []
+    assert _threads(slack, "#ai-agi")[0] == [posted]
+
+
 def test_a_webhook_folds_later_coverage_into_the_digest(
     site: Site, slack: FakeSlack, make_config: Callable[..., Path]
 ) -> None:

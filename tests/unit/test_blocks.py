@@ -1,7 +1,8 @@
 from datetime import UTC, datetime
 
 from service.deliver.blocks import console_text, cut, escape, fallback_text, render
-from service.models import Alert, Match
+from service.deliver.slack import plain_text
+from service.models import Alert, DigestLine, Match
 
 
 def alert(title: str = "Microsoft free to build its own AGI", summary: tuple[str, ...] = ("One.",)) -> Alert:
@@ -52,3 +53,22 @@ def test_escape_and_console() -> None:
     assert escape("a & <b>") == "a &amp; &lt;b&gt;"
     out = console_text(alert())
     assert "#ai-agi" in out and "agi (AGI; score 1.5)" in out and "• One." in out
+
+
+def test_a_digest_with_a_monstrous_link_stays_within_block_kit_and_keeps_its_stories() -> None:
+    long_url = "https://example.com/" + "a" * 4000
+    lines = (
+        DigestLine("agi", "A story with a very long link", long_url, ("Lab",), 2.0),
+        DigestLine("agi", "A normal story", "https://example.com/n", ("Desk", "Wire"), 1.0),
+    )
+    digest = Alert(
+        key="d", channel="#c", source="newsalert", title="Digest", url="", published=None, matches=(),
+        kind="digest", lines=lines, period="until 2026-12-05 09:00 KST",
+    )  # fmt: skip
+    sections = [b["text"]["text"] for b in render(digest) if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections)
+    body = "\n".join(sections)
+    assert "A story with a very long link" in body and long_url not in body
+    assert "<https://example.com/n|A normal story> · Desk (+1 more)" in body
+    repaired = plain_text(digest)  # what a refusal of the blocks still posts
+    assert "A story with a very long link · Lab" in repaired and "A normal story · Desk" in repaired

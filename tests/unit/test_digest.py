@@ -16,6 +16,8 @@ from service.digest import (
     importance,
     in_quiet_hours,
 )
+from service.models import Item, Match
+from service.route import StoryView, plan
 
 NEW_YORK = ChannelPolicy(quiet_hours=("22:00", "07:00"), timezone="America/New_York")
 
@@ -83,6 +85,37 @@ def test_a_digest_time_in_a_spring_forward_gap_still_comes_that_day() -> None:
     )
 
 
+def test_no_digest_is_posted_during_quiet_hours_the_end_of_them_brings_it() -> None:
+    seoul = ChannelPolicy(delivery="digest", digest="hourly", quiet_hours=("22:00", "08:00"), timezone="Asia/Seoul")
+    # 23:30 KST (14:30 UTC): the 23:00 digest is in the quiet hours; the latest due is 08:00 that morning.
+    assert due_digest(seoul, datetime(2026, 12, 1, 14, 30, tzinfo=UTC), folds=False) == datetime(
+        2026, 11, 30, 23, 0, tzinfo=UTC
+    )
+    # 08:10 KST: the end of the quiet hours releases what they held; 09:10 KST, the 09:00 digest.
+    assert due_digest(seoul, datetime(2026, 12, 1, 23, 10, tzinfo=UTC), folds=False) == datetime(
+        2026, 12, 1, 23, 0, tzinfo=UTC
+    )
+    assert due_digest(seoul, datetime(2026, 12, 2, 0, 10, tzinfo=UTC), folds=False) == datetime(
+        2026, 12, 2, 0, 0, tzinfo=UTC
+    )
+    daily = ChannelPolicy(delivery="digest", digest_at="23:00", quiet_hours=("22:00", "08:00"), timezone="Asia/Seoul")
+    assert due_digest(daily, datetime(2026, 12, 1, 14, 30, tzinfo=UTC), folds=False) == datetime(
+        2026, 11, 30, 23, 0, tzinfo=UTC
+    )
+
+
+def test_quiet_hours_ending_in_the_repeated_hour_of_the_autumn_change_end_after_both() -> None:
+    policy = ChannelPolicy(quiet_hours=("22:00", "01:30"), timezone="America/New_York")
+    # 2026-11-01: 01:30 happens at 05:30 UTC (EDT) and again at 06:30 UTC (EST), quiet both times.
+    assert in_quiet_hours(policy, datetime(2026, 11, 1, 6, 15, tzinfo=UTC))
+    assert due_digest(policy, datetime(2026, 11, 1, 6, 15, tzinfo=UTC), folds=False) == datetime(
+        2026, 10, 31, 5, 30, tzinfo=UTC
+    )
+    assert due_digest(policy, datetime(2026, 11, 1, 6, 31, tzinfo=UTC), folds=False) == datetime(
+        2026, 11, 1, 6, 30, tzinfo=UTC
+    )
+
+
 def test_hourly_digests_and_channels_without_digests() -> None:
     hourly = ChannelPolicy(delivery="digest", digest="hourly", timezone="Asia/Kolkata")  # UTC+05:30
     assert due_digest(hourly, datetime(2026, 12, 1, 10, 45, tzinfo=UTC), folds=False) == datetime(
@@ -146,8 +179,28 @@ def test_digest_lines_one_per_story_grouped_by_topic_best_first() -> None:
         ("partnership", "A smaller deal", ("Desk",)),
     ]
     due = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
-    (alert,) = digest_alerts("#x", due, entries, ["agi", "partnership"], NEW_YORK.zone)
-    again = digest_alerts("#x", due, entries[:1], ["agi"], NEW_YORK.zone)
-    assert alert.kind == "digest" and alert.key == again[0].key  # one key per channel and time
+    (alert,) = digest_alerts("#x", due, entries, 7, ["agi", "partnership"], NEW_YORK.zone)
+    again = digest_alerts("#x", due, entries[:1], 7, ["agi"], NEW_YORK.zone)
+    assert alert.kind == "digest" and alert.key == again[0].key  # one key per channel, time and batch
+    late = digest_alerts("#x", due, entries[:1], 9, ["agi"], NEW_YORK.zone)  # stored after the digest closed
+    assert late[0].key != alert.key
     many = [Entry(str(i), "agi", f"story {i}", f"https://a/{i}", "Lab", 1.0) for i in range(95)]
-    assert [len(a.lines) for a in digest_alerts("#x", due, many, ["agi"], NEW_YORK.zone)] == [40, 40, 15]
+    assert [len(a.lines) for a in digest_alerts("#x", due, many, 1, ["agi"], NEW_YORK.zone)] == [40, 40, 15]
+
+
+def test_each_channel_holds_the_story_under_its_own_topic() -> None:
+    item = Item("Lab", "g", "https://lab/1", "Microsoft and OpenAI renegotiate", published=NIGHT)
+    matches = (Match("agi", 1.5, ("AGI",)), Match("partnership", 1.5, ("deal",)))
+    digests = {"#agi": ChannelPolicy(delivery="digest"), "#deals": ChannelPolicy(delivery="digest")}
+    found = plan(
+        item,
+        matches,
+        StoryView(item.title, item.url, {"Lab": 1.0}),
+        {},
+        routes={"agi": "#agi", "partnership": "#deals"},
+        default="#agi",
+        policies=digests,
+        now=NIGHT,
+        threads=True,
+    )
+    assert [(channel, entry.topic) for channel, entry in found.held] == [("#agi", "agi"), ("#deals", "partnership")]
