@@ -13,6 +13,7 @@ import itertools
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -53,6 +54,22 @@ def alert_from_json(text: str) -> Alert:
 
 
 DEFAULT_MAX_PENDING = 10_000
+BUSY_SECONDS = 30
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. On a new file that another process is switching at the same moment, SQLite
+    can answer "database is locked" at once, without waiting in its busy handler: so wait here,
+    as long as the busy timeout would."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _statements(script: str) -> list[str]:
@@ -81,11 +98,11 @@ class Store:
         self.path = path
         self.max_pending = max_pending
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_SECONDS)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
