@@ -20,6 +20,7 @@ find the channel's ID; without them an alert caught in a crash may be posted twi
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import urllib.error
@@ -29,7 +30,6 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
@@ -41,7 +41,7 @@ from service.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
-BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long"})
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long"})
 METADATA_ERRORS = frozenset({"invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large"})
 CHANNEL_ERRORS = {
     "channel_not_found": "no such channel, or the bot cannot see it: check the route, or invite the bot",
@@ -65,6 +65,9 @@ MESSAGE_ERRORS = frozenset({"no_text", "too_many_attachments", *BLOCK_ERRORS, *M
 # chat.update: the parent was deleted, is not ours, or is too old to edit.
 UPDATE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 PERMANENT_ERRORS = frozenset({*CHANNEL_ERRORS, *TOKEN_ERRORS, *MESSAGE_ERRORS})
+# Slack's own trouble, worth another try; any other refusal is settled (failed), never looped on:
+# an unknown code retried forever would hold up every alert queued behind it.
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 # An incoming webhook answers errors as plain text: https://api.slack.com/messaging/webhooks#handling_errors
 WEBHOOK_ROUTE_ERRORS = frozenset(
     {
@@ -87,7 +90,8 @@ TIMEOUT = 15
 HISTORY_PAGES = 20  # 200 messages each, from the attempt time on
 LIST_PAGES = 50  # 1,000 channels each
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
-NETWORK_ERRORS = (SlackClientError, urllib.error.URLError, OSError)
+# HTTPException: an answer cut off mid-body (IncompleteRead) is not an OSError.
+NETWORK_ERRORS = (SlackClientError, urllib.error.URLError, OSError, http.client.HTTPException)
 
 
 def plain_text(alert: Alert) -> str:
@@ -116,9 +120,9 @@ class SlackBotDeliverer:
     threads = True
 
     def __init__(self, token: str, base_url: str) -> None:
-        self.client = WebClient(
-            token=token, base_url=base_url, timeout=TIMEOUT, retry_handlers=[ConnectionErrorRetryHandler(1)]
-        )
+        # No retry inside slack-sdk: a connection dropped after the request went out may follow a
+        # post Slack made, and only the outbox's retry looks for it before posting again.
+        self.client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT, retry_handlers=[])
         self._ids: dict[str, str] = {}  # channel name (without '#') -> ID, learned from Slack's answers
 
     def post(self, alert: Alert, thread_ts: str | None = None) -> str | None:
@@ -251,7 +255,7 @@ def _api_error(e: SlackApiError, channel: str) -> DeliveryError:
         return RouteFailure(f"slack: missing_scope (the token needs {needed or 'another scope'})", None)
     if code in TOKEN_ERRORS:
         return RouteFailure(f"slack: {code} (check SLACK_BOT_TOKEN: revoked, expired or wrong)", None)
-    if code in MESSAGE_ERRORS:
+    if code in MESSAGE_ERRORS or (status < 500 and code and code not in TRANSIENT_ERRORS):
         return PermanentDelivery(f"slack: {code}")
     return RetryableDelivery(f"slack: HTTP {status} {code or ''}".strip())
 
@@ -264,7 +268,7 @@ class SlackWebhookDeliverer:
     threads = False
 
     def __init__(self, url: str) -> None:
-        self.client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[ConnectionErrorRetryHandler(1)])
+        self.client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[])  # the outbox retries (see the bot's)
 
     def update(self, alert: Alert, ts: str) -> None:
         """A webhook cannot edit a message; nothing to do (updates are not queued for it)."""
@@ -295,7 +299,7 @@ class SlackWebhookDeliverer:
             raise _Refused(body)
         if response.status_code in (403, 404, 410) or body in WEBHOOK_ROUTE_ERRORS or body in TOKEN_ERRORS:
             raise RouteFailure(f"webhook: HTTP {response.status_code} {body} (check SLACK_WEBHOOK_URL)", None)
-        if body in MESSAGE_ERRORS or body == "invalid_payload":
+        if body in MESSAGE_ERRORS or body == "invalid_payload" or 400 <= response.status_code < 500:
             raise PermanentDelivery(f"webhook: HTTP {response.status_code} {body}")
         raise RetryableDelivery(f"webhook: HTTP {response.status_code} {body}")
 

@@ -157,3 +157,33 @@ def test_server_errors_and_rate_limits_stay_queued(store: Store, slack: FakeSlac
     assert deliver_due(store, bot, NOW + timedelta(seconds=33)).sent == 0
     assert deliver_due(store, bot, NOW + timedelta(seconds=35)).sent == 2
     assert [m["text"][:13] for m in slack.messages] == ["[agi] Story 0", "[agi] Story 1"]
+
+
+@pytest.mark.parametrize("lost", ["hang up", "truncated"])
+def test_an_answer_lost_after_slack_posted_is_reconciled_not_posted_twice(
+    store: Store, slack: FakeSlack, bot: SlackBotDeliverer, lost: str
+) -> None:
+    enqueue(store, "#ai-agi")
+    slack.fail = [SlackAnswer(lost=lost)]  # Slack posts it, and the answer never arrives whole
+    assert deliver_due(store, bot, NOW).deferred == 1  # no second post inside the attempt
+    assert deliver_due(store, bot, NOW + timedelta(seconds=31)).sent == 1  # found in the channel
+    assert len(posts(slack)) == 1 and len(slack.messages) == 1
+    assert store.outbox_counts() == {"sent": 1}
+
+
+@pytest.mark.parametrize("code", ["restricted_action_read_only_channel", "some_future_error"])
+def test_a_refusal_we_do_not_know_is_settled_not_looped_on(
+    store: Store, slack: FakeSlack, bot: SlackBotDeliverer, code: str
+) -> None:
+    enqueue(store, "#ai-agi", 2)
+    slack.fail = [SlackAnswer(200, {"ok": False, "error": code})]
+    report = deliver_due(store, bot, NOW)
+    assert (report.sent, report.failed, report.deferred) == (1, 1, 0)  # the next alert is not held up
+    assert store.outbox_counts() == {"failed": 1, "sent": 1}
+
+
+def test_a_webhook_refusal_we_do_not_know_is_settled(store: Store, slack: FakeSlack) -> None:
+    enqueue(store, "#ai-agi", 2)
+    slack.fail = [SlackAnswer(400, "some_future_error")]
+    report = deliver_due(store, SlackWebhookDeliverer(slack.webhook_url), NOW)
+    assert (report.sent, report.failed, report.deferred) == (1, 1, 0)

@@ -144,6 +144,9 @@ class SlackAnswer:
     status: int = 200
     body: dict[str, Any] | str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # "hang up": the request is handled as usual (a post is posted), then the connection closes
+    # unanswered; "truncated": the normal answer, cut off in its body.
+    lost: str | None = None
 
 
 def _block_problem(payload: dict[str, Any]) -> str | None:
@@ -219,8 +222,12 @@ class FakeSlack:
         with self.lock:
             self.requests.append((h.path, dict(h.headers), payload))
             answer = self.fail.pop(0) if self.fail else None
-            if answer is None:
+            lost = answer.lost if answer is not None else None
+            if answer is None or lost:
                 answer = self._accept(h, payload)
+        if lost == "hang up":
+            h.close_connection = True
+            return
         if slow:
             time.sleep(self.post_delay)
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body or {})
@@ -233,7 +240,9 @@ class FakeSlack:
             for k, v in answer.headers.items():
                 h.send_header(k, v)
             h.end_headers()
-            h.wfile.write(data)
+            h.wfile.write(data[: len(data) // 2] if lost == "truncated" else data)
+            if lost == "truncated":
+                h.close_connection = True
 
     def _accept(self, h: BaseHTTPRequestHandler, payload: Any) -> SlackAnswer:
         path = urlsplit(h.path).path
