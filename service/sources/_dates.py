@@ -102,9 +102,14 @@ def _from_iso(text: str) -> datetime | None:
 
 def _from_rfc822(text: str) -> datetime | None:
     try:
-        return _as_utc(parsedate_to_datetime(text))
+        parsed = parsedate_to_datetime(text)
     except (ValueError, TypeError, IndexError, OverflowError):
         return None
+    if parsed.tzinfo is None:
+        # No zone it knows: none given, "-0000", a name like "CEST", or an "AM"/"PM" it skipped
+        # ("Aug 5, 2025 10:00 PM" would be 10:00). dateutil reads the whole text.
+        return _from_free_text(text) or _as_utc(parsed)
+    return _as_utc(parsed)
 
 
 def _from_free_text(text: str) -> datetime | None:
