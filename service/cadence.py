@@ -7,7 +7,8 @@
   poll sooner than they allow, within the upper bound).
 - A possible gap (every item in the response was new) polls again at the lower bound.
 - Failures back off exponentially from the normal interval, capped (6 h by default), never
-  suspending a source for good; a `Retry-After` on 429/503 is honoured when it asks for longer.
+  suspending a source for good; a `Retry-After` on 429/503 is honoured when it asks for longer,
+  up to the same cap.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def next_interval(policy: Policy, obs: Observation) -> float:
     normal = policy.fixed if policy.fixed is not None else rate_interval(obs.published_this_week, policy)
     if not obs.ok:
         backoff = min(policy.max_backoff, max(normal, policy.minimum) * 2.0 ** max(0, obs.consecutive_errors - 1))
-        return max(backoff, obs.retry_after or 0.0)
+        # A server may ask for longer (Retry-After), up to the cap: a source is never suspended for good.
+        return max(backoff, min(obs.retry_after or 0.0, policy.max_backoff))
     if policy.fixed is not None:
         return policy.fixed
     if obs.gap:

@@ -90,13 +90,40 @@ def poll_source(ctx: Context, source: Source, parse: Parser = parse_items) -> So
         return SourceReport(source.name, "held", error=str(e))
     except SourceError as e:
         retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
-        obs = Observation(ok=False, consecutive_errors=state.consecutive_errors + 1, retry_after=retry_after)
-        next_poll = _next_poll(source, obs, now)
-        ctx.store.record_error(source.name, source.url, source.kind, now, str(e), next_poll)
-        report = SourceReport(source.name, "error", error=str(e), next_poll=next_poll)
+        report = _record_failure(ctx, source, state, now, str(e), retry_after)
     _track_health(ctx, source, state, report, now)
     _log_report(report, state, time.monotonic() - started)
     return report
+
+
+def record_internal_error(ctx: Context, source: Source, error: str) -> SourceReport:
+    """A poll that failed on a bug (the caller logs it loudly) counts as a failure of the source:
+    recorded, backed off, and told to the ops channel after N in a row, like any other."""
+    now = ctx.clock()
+    state = ctx.store.source_state(source.name)
+    report = _record_failure(ctx, source, state, now, error)
+    _track_health(ctx, source, state, report, now)
+    return report
+
+
+def _record_failure(
+    ctx: Context, source: Source, state: SourceState, now: datetime, error: str, retry_after: float | None = None
+) -> SourceReport:
+    obs = Observation(
+        ok=False,
+        consecutive_errors=state.consecutive_errors + 1,
+        retry_after=retry_after,
+        published_this_week=_published_this_week(ctx, source, now),
+    )
+    next_poll = _next_poll(source, obs, now)
+    ctx.store.record_error(source.name, source.url, source.kind, now, error, next_poll)
+    return SourceReport(source.name, "error", error=error, next_poll=next_poll)
+
+
+def _published_this_week(ctx: Context, source: Source, now: datetime) -> int | None:
+    """Items the source published in the last week, None if it never dates them (cadence.py)."""
+    this_week, dated = ctx.store.published_counts(source.name, now - timedelta(seconds=WEEK), now)
+    return this_week if dated else None
 
 
 def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse: Parser) -> SourceReport:
@@ -149,8 +176,7 @@ def _next_poll(source: Source, obs: Observation, now: datetime) -> datetime:
 def _record_success(
     ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime, obs: Observation
 ) -> datetime:
-    this_week, dated = ctx.store.published_counts(source.name, now - timedelta(seconds=WEEK), now)
-    next_poll = _next_poll(source, replace(obs, published_this_week=this_week if dated else None), now)
+    next_poll = _next_poll(source, replace(obs, published_this_week=_published_this_week(ctx, source, now)), now)
     ctx.store.record_success(
         source.name,
         source.url,

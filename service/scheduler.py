@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.models import Source
-from service.pipeline import Context, SourceReport, compose_digests, deliver, poll_source
+from service.pipeline import Context, SourceReport, compose_digests, deliver, poll_source, record_internal_error
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
 
@@ -28,12 +30,17 @@ log = logging.getLogger("newsalert.scheduler")
 
 
 def guarded_poll(ctx: Context, source: Source) -> SourceReport | None:
-    """A bug in one poll is logged with its traceback and recorded on the source; the daemon goes on."""
+    """A bug in one poll is logged with its traceback and counts as a failure of the source
+    (backoff, the ops channel after N in a row); the daemon goes on. None if even that failed."""
     try:
         return poll_source(ctx, source)
     except Exception as e:
         log.exception("internal error polling source=%r", source.name)
-        ctx.store.record_error(source.name, source.url, source.kind, ctx.clock(), f"internal error: {e!r}")
+        error = f"internal error: {e!r}"
+    try:
+        return record_internal_error(ctx, source, error)
+    except Exception:  # the store itself failing (a full disk): the next poll tries again
+        log.exception("could not record the internal error of source=%r", source.name)
         return None
 
 
@@ -74,22 +81,53 @@ def _first_run(ctx: Context, source: Source, now: datetime) -> datetime:
     return max(start, stored) if stored else start
 
 
-def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> BackgroundScheduler:
+class Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler has no type hints
+    """APScheduler's background scheduler, for jobs that add their own successor.
+
+    Its `shutdown(wait=True)` holds the job-store lock while it waits for running jobs, so a poll
+    that finished meanwhile and added its next run would wait for that lock forever (the daemon
+    would hang on SIGTERM). Successors go through `reschedule`, which adds nothing once stopping
+    has begun: the store keeps each source's next poll time, and the next start resumes it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._guard = threading.Lock()
+        self._stopping = False
+
+    def reschedule(self, *args: Any, **kwargs: Any) -> None:
+        with self._guard:
+            if not self._stopping:
+                self.add_job(*args, **kwargs)
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._guard:
+            self._stopping = True
+        super().shutdown(wait)
+
+
+def _once(source: Source) -> dict[str, Any]:
+    """A source's one-shot poll job: replaced by its next one, and run however late it is (a
+    missed one-shot job would be dropped, and the source never polled again)."""
+    return {"id": source.name, "replace_existing": True, "misfire_grace_time": None}
+
+
+def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> Scheduler:
     settings = ctx.settings
-    scheduler = BackgroundScheduler(
+    scheduler = Scheduler(
         executors={"default": ThreadPoolExecutor(settings.fetch.workers + 1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",
     )
 
     def poll_and_reschedule(source: Source) -> None:
-        report = guarded_poll(ctx, source)
-        retry = ctx.clock() + timedelta(seconds=source.interval_seconds)
-        when = report.next_poll if report and report.next_poll else retry
-        when += timedelta(seconds=random.uniform(0, settings.jitter))
-        scheduler.add_job(
-            poll_and_reschedule, "date", run_date=when, args=[source], id=source.name, replace_existing=True
-        )
+        report = None
+        try:
+            report = guarded_poll(ctx, source)
+        finally:  # whatever happened, the source's next poll is on the schedule
+            retry = ctx.clock() + timedelta(seconds=source.interval_seconds)
+            when = report.next_poll if report and report.next_poll else retry
+            when += timedelta(seconds=random.uniform(0, settings.jitter))
+            scheduler.reschedule(poll_and_reschedule, "date", run_date=when, args=[source], **_once(source))
 
     now = ctx.clock()
     for source in settings.sources:
@@ -98,7 +136,7 @@ def build(ctx: Context, heartbeat: Callable[[], None] | None = None) -> Backgrou
             scheduler.add_job(guarded_poll, trigger, args=[ctx, source], id=source.name, name=f"poll {source.name}")
         else:
             first = _first_run(ctx, source, now)
-            scheduler.add_job(poll_and_reschedule, "date", run_date=first, args=[source], id=source.name)
+            scheduler.add_job(poll_and_reschedule, "date", run_date=first, args=[source], **_once(source))
     scheduler.add_job(housekeeping, IntervalTrigger(hours=24), args=[ctx], id="housekeeping", next_run_time=now)
     scheduler.add_job(
         guarded_deliver,

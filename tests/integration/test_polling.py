@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from service import app
+from service import app, scheduler
 from service import settings as config
 from service.pipeline import Context, poll_source
 from tests.support.feeds import ago, rss
@@ -137,3 +138,37 @@ def test_validators_a_304_leaves_out_are_kept(site: Site, poll: tuple[Context, C
     sent = [headers for path, headers in site.requests if path == "/f.xml"]
     assert [h.get("If-Modified-Since") is not None for h in sent] == [False, True, True]
     assert all(h.get("If-None-Match") for h in sent[1:])
+
+
+def test_a_late_poll_job_still_runs_and_is_put_back(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    """A one-shot poll job run past APScheduler's grace time (a paused VM, a busy pool) is not dropped."""
+    site.pages["/f.xml"] = Page(_items(3))
+    cfg = make_config(f"sources:\n  - {{name: Lab, url: '{site.url}/f.xml'}}\n", "article_fetch: false\njitter: 0s\n")
+    settings = config.load(cfg, env={})
+    # Seven hours behind: every run, the first and the next (at most 6 h on), is hours late.
+    behind = lambda: datetime.now(UTC) - timedelta(hours=7)  # noqa: E731
+    with app.context(settings, clock=behind) as ctx:
+        sched = scheduler.build(ctx)
+        sched.start()
+        try:
+            deadline = time.monotonic() + 10
+            while len([p for p, _ in site.requests if p == "/f.xml"]) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len([p for p, _ in site.requests if p == "/f.xml"]) >= 3  # run late, put back, run again
+        finally:
+            sched.shutdown(wait=True)
+
+
+def test_a_bug_in_a_poll_counts_as_a_failure_with_backoff_and_notice(site: Site, poll: tuple[Context, Clock]) -> None:
+    ctx, _ = poll
+    source = next(s for s in ctx.settings.sources if s.name == "Lab")
+    waits = []
+    for _ in range(3):
+        report = scheduler.record_internal_error(ctx, source, "internal error: KeyError('x')")
+        assert report.next_poll is not None
+        waits.append((report.next_poll - ctx.clock()).total_seconds())
+    assert waits == [600, 1200, 2400]  # backed off like any failure
+    state = ctx.store.source_state("Lab")
+    assert state.consecutive_errors == 3 and state.health == "down"  # and the ops channel was told

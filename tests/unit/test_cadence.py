@@ -22,6 +22,8 @@ POLICY = Policy(default=600, minimum=120, maximum=21600)
         (Observation(ok=False, consecutive_errors=3), 2400),
         (Observation(ok=False, consecutive_errors=30), 21600),  # capped, never suspended
         (Observation(ok=False, consecutive_errors=1, retry_after=3000), 3000),  # Retry-After wins
+        (Observation(ok=False, consecutive_errors=1, retry_after=90 * 86400), 21600),  # ... up to the cap
+        (Observation(ok=False, consecutive_errors=1, published_this_week=1), 21600),  # backs off from the rate
     ],
 )
 def test_next_interval(obs: Observation, expected: float) -> None:
