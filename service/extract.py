@@ -165,13 +165,25 @@ def _published(value: str | None, now: datetime) -> datetime | None:
 
 
 def canonical_url(tree: HtmlElement, url: str) -> str | None:
-    """`<link rel=canonical>`, else `og:url`, made absolute; None unless it is an http(s) URL."""
+    """`<link rel=canonical>`, else `og:url`, made absolute; None unless it is an http(s) URL.
+
+    A site's home page is never an article's canonical URL, whatever the page says (a CMS
+    template that points every page at `/`): taken at its word, it would make every later
+    article of the site a duplicate of the first."""
     base = _base_url(tree, url)
     for candidate in (_canonical_link(tree), _meta_content(tree, "og:url")):
         resolved = _absolute_http(base, candidate)
-        if resolved is not None:
+        if resolved is not None and (_is_home(url) or not _is_home(resolved)):
             return resolved
     return None
+
+
+def _is_home(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.path in ("", "/") and not parts.query
 
 
 def _base_url(tree: HtmlElement, url: str) -> str:

@@ -90,6 +90,11 @@ def test_bytes_and_str_give_the_same_article() -> None:
         ('<link rel="canonical" href="mailto:desk@example.com">', None),
         ('<link rel="canonical" href="http://[::1">', None),
         ('<link rel="canonical" href="">', None),
+        ('<link rel="canonical" href="https://news.example.com/">', None),  # the home page: not this article
+        (
+            '<link rel="canonical" href="/"><meta property="og:url" content="https://news.example.com/og">',
+            "https://news.example.com/og",
+        ),
         ("", None),
     ],
 )
