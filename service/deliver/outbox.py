@@ -20,11 +20,12 @@ in the channel's history). An update rewrites the parent with the story's outlet
 twice is harmless, so it needs no reconciling, and without a parent message it is settled as done.
 
 Failures that retrying will not fix are settled at once, never looped on: the alert is marked
-`failed` with the reason (`newsalert status`). A broken route (`RouteFailure`: a channel that does
-not exist, excludes the bot or is archived; a revoked or wrong token) is logged as an ERROR once per
-process and route, and a broken channel is reported once to the ops channel (when `ops_channel`
-is given and is another channel; a broken token would break that post too); each further alert to
-it is still tried once and recorded. One delivery run at a time per store: the daemon's lock
+`failed` with the reason (`newsalert status`). A broken channel (`RouteFailure`: a channel that
+does not exist, excludes the bot or is archived) is logged as an ERROR once per process and
+channel and reported once to the ops channel (when `ops_channel` is given and is another
+channel); each further alert to it is still tried once and recorded. A broken target (a revoked
+or wrong token, a deleted webhook) is logged once too, but its alerts are not failed: the run
+stops and everything waits, tried hourly, as in an outage, until the token or URL is fixed. One delivery run at a time per store: the daemon's lock
 (`app.store_lock`) and the scheduler's single delivery job.
 """
 
@@ -109,8 +110,14 @@ def deliver_due(
             _defer(store, pending, e, now)
             return DeliveryReport(sent, failed, 1)
         except PermanentDelivery as e:
-            store.mark_failed(pending.id, str(e))
             _report_failure(store, pending.alert, e, now, ops_channel, once)
+            if isinstance(e, RouteFailure) and e.channel is None:
+                # The whole target refuses us (a revoked token, a deleted webhook): nothing can be
+                # posted until someone fixes it, so everything waits, as in an outage, and is
+                # tried again hourly; marking the backlog failed would lose it.
+                _defer(store, pending, RetryableDelivery(str(e), MAX_BACKOFF), now)
+                return DeliveryReport(sent, failed, 1)
+            store.mark_failed(pending.id, str(e))
             failed += 1
             continue
         sent += posted
@@ -218,11 +225,12 @@ def _report_failure(
             str(e),
         )
         return
+    fate = "they wait, tried hourly" if e.channel is None else "its alerts are marked failed, not retried"
     log.error(
-        "slack route broken: %s: %s; its alerts are marked failed, not retried, until this is fixed"
-        " (logged once per process; see `newsalert status`)",
+        "slack route broken: %s: %s; %s, until this is fixed (logged once per process; see `newsalert status`)",
         route,
         e,
+        fate,
     )
     if e.channel is not None and ops_channel and e.channel != ops_channel:
         store.enqueue_notice(route_notice(e.channel, str(e), ops_channel, now), now)

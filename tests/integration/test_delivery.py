@@ -81,10 +81,11 @@ def test_permanent_error_is_recorded_and_others_go_on(store: Store, slack: FakeS
     assert store.outbox_counts() == {"failed": 1, "sent": 1}
 
 
-def test_wrong_token_is_permanent(store: Store, slack: FakeSlack) -> None:
+def test_a_wrong_token_holds_alerts_instead_of_failing_them(store: Store, slack: FakeSlack) -> None:
     enqueue(store, 1)
     report = deliver_due(store, SlackBotDeliverer("xoxb-wrong", slack.api_url), NOW)
-    assert report.failed == 1 and slack.messages == []
+    assert (report.failed, report.deferred) == (0, 1) and slack.messages == []
+    assert store.outbox_counts() == {"pending": 1}
 
 
 def test_webhook_target_and_its_429(store: Store, slack: FakeSlack) -> None:

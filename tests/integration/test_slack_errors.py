@@ -122,18 +122,21 @@ def test_broken_ops_channel_is_not_told_about_itself(store: Store, slack: FakeSl
     assert len(posts(slack)) == 2 and store.outbox_counts() == {"failed": 2}
 
 
-def test_bad_token_fails_each_alert_once_and_logs_once(
-    store: Store, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+def test_a_bad_token_holds_the_backlog_until_it_is_fixed_and_logs_once(
+    store: Store, slack: FakeSlack, bot: SlackBotDeliverer, caplog: pytest.LogCaptureFixture
 ) -> None:
     enqueue(store, "#ai-agi", 2)
     enqueue(store, "#ai-deals", 1)
-    wrong = SlackBotDeliverer("xoxb-wrong", slack.api_url)
+    wrong, once = SlackBotDeliverer("xoxb-wrong", slack.api_url), Once()
     with caplog.at_level(logging.INFO):
-        report = deliver_due(store, wrong, NOW, ops_channel=OPS, once=Once())
-    assert report.failed == 3 and len(posts(slack)) == 3 and slack.messages == []
+        for hour in range(3):  # a revoked token, for hours: one try an hour, nothing failed, one ERROR
+            report = deliver_due(store, wrong, NOW + timedelta(hours=hour, seconds=1), ops_channel=OPS, once=once)
+            assert (report.failed, report.deferred) == (0, 1)
+    assert len(posts(slack)) == 3 and slack.messages == []
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "invalid_auth" in errors[0] and "SLACK_BOT_TOKEN" in errors[0]
-    assert store.outbox_counts() == {"failed": 3}  # no notice queued: the ops channel needs the same token
+    assert store.outbox_counts() == {"pending": 3}  # no notice queued: the ops channel needs the same token
+    assert deliver_due(store, bot, NOW + timedelta(hours=4)).sent == 3  # the token fixed: all of it goes out
 
 
 def test_webhook_gone_is_a_route_failure(store: Store, slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
@@ -141,9 +144,10 @@ def test_webhook_gone_is_a_route_failure(store: Store, slack: FakeSlack, caplog:
     slack.fail = [SlackAnswer(404, "no_service"), SlackAnswer(404, "no_service")]
     with caplog.at_level(logging.INFO):
         report = deliver_due(store, SlackWebhookDeliverer(slack.webhook_url), NOW, once=Once())
-    assert report.failed == 2 and len(slack.requests) == 2
+    assert (report.failed, report.deferred) == (0, 1) and len(slack.requests) == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "no_service" in errors[0] and "SLACK_WEBHOOK_URL" in errors[0]
+    assert store.outbox_counts() == {"pending": 2}
 
 
 def test_server_errors_and_rate_limits_stay_queued(store: Store, slack: FakeSlack, bot: SlackBotDeliverer) -> None:
