@@ -1,7 +1,8 @@
 """Canonical URLs for de-duplication across sources (pure).
 
 Two links name the same article when they differ only in what a browser or a publisher's tracking
-adds: scheme or host case, a default port, `www.`, a fragment, tracking parameters, query order, a
+adds: scheme or host case, a default port, `www.`, a fragment (not an app's `#/` route), tracking
+parameters, query order, a
 trailing slash, or an AMP variant. The canonical form is a comparison key, never a link we post.
 """
 
@@ -74,5 +75,7 @@ def canonical_url(url: str) -> str:
     if len(path) > 1:
         path = path.rstrip("/")
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _keep(k)))
+    # A fragment is a place in the page, except in a single-page app's routes (`#/article/1`, `#!/...`).
+    fragment = parts.fragment if parts.fragment.startswith(("/", "!")) else ""
     # http and https serve the same article; one key for both.
-    return urlunsplit(("https", host, path, query, ""))
+    return urlunsplit(("https", host, path, query, fragment))

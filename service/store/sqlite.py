@@ -279,8 +279,9 @@ class Store:
         With `old_before` (a source's first poll), items published before it, or undated, are
         stored as `old`: remembered, never alerted. An item whose source+guid or canonical URL is
         already stored is ignored (the first outlet to report a link owns it), except that a
-        publisher's edit (the same source+guid with a new title, summary, text or date) updates the
-        stored item: it keeps its status, so it is never processed or alerted again.
+        publisher's edit (the same source+guid, or a new guid for the source's own link, with a new
+        title, summary, text or date) updates the stored item: it keeps its status, so it is never
+        processed or alerted again.
         """
         seen_at = _iso(now)
         rows_in = [
@@ -307,11 +308,13 @@ class Store:
                 " published, seen_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows_in,
             ).rowcount
+            # An edit: the same guid, or a new guid for the same link (the source's own item).
             db.executemany(
                 "UPDATE items SET title = ?1, summary = ?2, content = ?3, published = coalesce(?4, published)"
-                " WHERE source = ?5 AND guid = ?6 AND (title IS NOT ?1 OR summary IS NOT ?2 OR content IS NOT ?3"
+                " WHERE source = ?5 AND (guid = ?6 OR canonical_url = ?7)"
+                " AND (title IS NOT ?1 OR summary IS NOT ?2 OR content IS NOT ?3"
                 " OR (?4 IS NOT NULL AND published IS NOT ?4))",
-                [(r[4], r[5], r[6], r[7], r[0], r[1]) for r in rows_in],
+                [(r[4], r[5], r[6], r[7], r[0], r[1], r[3]) for r in rows_in],
             )
             rows = db.execute(
                 "SELECT * FROM items WHERE status = 'pending' AND source = ? ORDER BY id", (source,)

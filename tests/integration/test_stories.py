@@ -315,4 +315,11 @@ def test_a_publishers_edit_updates_the_item_and_never_alerts_again(
         app.run_once(ctx)
         (stored,) = ctx.store.items_since(NOW - timedelta(days=1))
     assert stored.title == edited and stored.published == ago(NOW, 1)
+    # The publisher moves the item to a new GUID and edits it again: the same link, the same item.
+    again = rss([(edited + " again", link, ago(NOW, 1))], title=name).replace(b"<guid>", b"<guid>urn:v2:")
+    site.pages[f"/{_slug(name)}.xml"] = Page(again)
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+        (stored,) = ctx.store.items_since(NOW - timedelta(days=1))
+    assert stored.title == edited + " again"
     assert len(slack.messages) == 2 and slack.updates == []  # one alert per channel, from the first poll

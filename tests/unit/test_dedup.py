@@ -12,6 +12,8 @@ from service.dedup import canonical_url
         ("https://example.com:8443/a", "https://example.com:8443/a"),
         ("https://www.example.com/a/", "https://example.com/a"),
         ("https://example.com/a#section-2", "https://example.com/a"),
+        ("https://example.com/#/article/1", "https://example.com/#/article/1"),  # an app's route, not a place
+        ("https://example.com/#!/article/2", "https://example.com/#!/article/2"),
         ("https://example.com/a?utm_source=rss&utm_medium=feed", "https://example.com/a"),
         ("https://example.com/a?b=2&a=1&fbclid=xyz&gclid=1", "https://example.com/a?a=1&b=2"),
         ("https://example.com/a?id=7&ref=hn", "https://example.com/a?id=7"),
