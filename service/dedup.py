@@ -2,8 +2,8 @@
 
 Two links name the same article when they differ only in what a browser or a publisher's tracking
 adds: scheme or host case, a default port, `www.`, a fragment (not an app's `#/` route), tracking
-parameters, query order, a
-trailing slash, or an AMP variant. The canonical form is a comparison key, never a link we post.
+parameters, query order, a trailing slash, or an AMP variant. The canonical form is a comparison
+key, never a link we post.
 """
 
 from __future__ import annotations
