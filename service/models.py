@@ -66,6 +66,7 @@ class SourceState:
     next_poll_at: datetime | None = None
     failed_body_hash: str | None = None  # the last body that failed to parse (unchanged: same failure)
     health: str = "ok"  # "down" once the ops channel was told the source is failing
+    ttl: float | None = None  # the feed's RSS <ttl> in seconds, as of its last full answer
 
 
 @dataclass(frozen=True)

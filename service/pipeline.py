@@ -134,7 +134,8 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse
             result, etag=result.etag or state.etag, last_modified=result.last_modified or state.last_modified
         )
     body_hash = hashlib.sha256(result.body).hexdigest() if not result.not_modified else state.body_hash
-    ttl = ttl_seconds(result.body) if source.kind == "feed" else None
+    # A 304 has no body: the <ttl> of the last full answer still holds.
+    ttl = state.ttl if result.not_modified else ttl_seconds(result.body) if source.kind == "feed" else None
     hint = max((h for h in (result.max_age, ttl) if h), default=None)
     if state.failed_body_hash and (result.not_modified or body_hash == state.failed_body_hash):
         # The body that failed last time, unchanged: the same error, without parsing it again.
@@ -142,7 +143,7 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse
             f"unchanged since it failed: {(state.last_error or '').removeprefix('unchanged since it failed: ')}"
         )
     if result.not_modified or body_hash == state.body_hash:
-        next_poll = _record_success(ctx, source, result, body_hash, now, Observation(ok=True, server_hint=hint))
+        next_poll = _record_success(ctx, source, result, body_hash, now, Observation(ok=True, server_hint=hint), ttl)
         return SourceReport(source.name, "not-modified" if result.not_modified else "unchanged", next_poll=next_poll)
     try:
         items = parse(source, result)
@@ -159,7 +160,7 @@ def _poll(ctx: Context, source: Source, state: SourceState, now: datetime, parse
     # Every item new since the last poll: the feed may have rolled over items we never saw.
     gap = state.polled_before and len(items) > 1 and inserted == len(items)
     obs = Observation(ok=True, server_hint=hint, gap=gap)
-    next_poll = _record_success(ctx, source, result, body_hash, now, obs)
+    next_poll = _record_success(ctx, source, result, body_hash, now, obs, ttl)
     return SourceReport(source.name, "ok", len(items), len(pending), alerts, next_poll=next_poll, gap=gap)
 
 
@@ -174,7 +175,13 @@ def _next_poll(source: Source, obs: Observation, now: datetime) -> datetime:
 
 
 def _record_success(
-    ctx: Context, source: Source, result: FetchResult, body_hash: str | None, now: datetime, obs: Observation
+    ctx: Context,
+    source: Source,
+    result: FetchResult,
+    body_hash: str | None,
+    now: datetime,
+    obs: Observation,
+    ttl: float | None,
 ) -> datetime:
     next_poll = _next_poll(source, replace(obs, published_this_week=_published_this_week(ctx, source, now)), now)
     ctx.store.record_success(
@@ -187,6 +194,7 @@ def _record_success(
         body_hash=body_hash,
         next_poll=next_poll,
         gap=obs.gap,
+        ttl=ttl,
     )
     return next_poll
 

@@ -159,4 +159,8 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 7: the channel's RSS <ttl> (seconds), kept for the 304s that follow (they carry no body).
+    """
+    ALTER TABLE sources ADD COLUMN ttl REAL;
+    """,
 )

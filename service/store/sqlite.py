@@ -157,6 +157,7 @@ class Store:
             failed_body_hash=row["failed_body_hash"],
             next_poll_at=None if row["next_poll_at"] is None else datetime.fromtimestamp(row["next_poll_at"], UTC),
             health=row["health"],
+            ttl=row["ttl"],
         )
 
     def _ensure_source(self, db: sqlite3.Connection, name: str, url: str, kind: str) -> None:
@@ -178,15 +179,17 @@ class Store:
         body_hash: str | None,
         next_poll: datetime | None = None,
         gap: bool = False,
+        ttl: float | None = None,
     ) -> None:
         # One statement (a poll's one write when nothing changed): insert or update the source.
         stamp = _iso(now)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO sources (name, url, kind, etag, last_modified, body_hash, polled_before, last_poll,"
-                " last_success, consecutive_errors, next_poll_at, possible_gap_at)"
-                " VALUES (:name, :url, :kind, :etag, :lm, :hash, 1, :now, :now, 0, :next, :gap)"
+                " last_success, consecutive_errors, next_poll_at, possible_gap_at, ttl)"
+                " VALUES (:name, :url, :kind, :etag, :lm, :hash, 1, :now, :now, 0, :next, :gap, :ttl)"
                 " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, etag = excluded.etag,"
+                " ttl = excluded.ttl,"
                 " last_modified = excluded.last_modified, body_hash = excluded.body_hash, polled_before = 1,"
                 " last_poll = excluded.last_poll, last_success = excluded.last_success, consecutive_errors = 0,"
                 " failed_body_hash = NULL, next_poll_at = coalesce(excluded.next_poll_at, next_poll_at),"
@@ -201,6 +204,7 @@ class Store:
                     "now": stamp,
                     "next": next_poll.timestamp() if next_poll is not None else None,
                     "gap": stamp if gap else None,
+                    "ttl": ttl,
                 },
             )
 

@@ -75,6 +75,8 @@ def test_server_hints_ttl_and_max_age(site: Site, poll: tuple[Context, Clock]) -
     feed = _items(100).replace(b"<channel>", b"<channel><ttl>180</ttl>")
     site.pages["/f.xml"] = Page(feed)
     assert _poll(ctx) == 3 * 3600  # ttl of 180 minutes, longer than the rate's 1.7 h
+    assert _poll(ctx) == 3 * 3600  # unchanged, a 304 without a body: the ttl still holds
+    assert site.requests[-1][1].get("If-None-Match")
     site.pages["/f.xml"] = Page(_items(100) + b" ", headers={"Cache-Control": "public, max-age=50000"})
     assert _poll(ctx) == 6 * 3600  # max-age, within the upper bound
     site.pages["/f.xml"] = Page(_items(100) + b"  ", headers={"Cache-Control": "max-age=60"})
