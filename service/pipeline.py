@@ -316,7 +316,7 @@ def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: 
         story_id = StoryStore(ctx.store).file_item(
             filing, matches, lambda sid: [replace(a, story_id=sid) for a in alerts]
         )
-        ctx.stories.commit(filing, story_id, feats)
+        ctx.stories.commit(filing, story_id, feats, (m.topic for m in matches))
     _log_story(source, item, story_id, placed, story_plan)
     return len(alerts)
 
@@ -365,6 +365,7 @@ def _plan(
         outlets=placed.outlets(source.name, source.weight),
         parents=placed.parents(),
         priority=priority,
+        topics=placed.topics(),
     )
     slack = ctx.settings.slack
     story_plan = plan(

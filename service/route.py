@@ -47,6 +47,7 @@ class StoryView:
     outlets: Mapping[str, float]  # every outlet covering it, this item's included: source -> weight
     parents: Mapping[str, str] = field(default_factory=dict)  # channel -> parent alert key
     priority: float = 1.0  # the highest priority among the item's topics
+    topics: tuple[str, ...] = ()  # what the story's earlier items matched
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,7 @@ def plan(
     parents: dict[str, str] = {}
     decisions: dict[str, Decision] = {}
     outlets = tuple(story.outlets)
-    for channel in channels_for(matches, routes, default):
-        topic = next(m.topic for m in matches if routes.get(m.topic, default) == channel)
+    for channel, topic in _channels(matches, story, routes, default):
         parent = story.parents.get(channel)
         d = decide(
             policies.get(channel, DEFAULT_POLICY), now, score, len(outlets), reply=parent is not None, threads=threads
@@ -108,6 +108,23 @@ def plan(
             alerts.append(replace(base, kind="reply", thread_of=parent))
             alerts.append(replace(base, key=_update_key(parent, len(outlets)), kind="update", thread_of=parent))
     return Plan(tuple(alerts), tuple(held), parents, decisions, score)
+
+
+def _channels(
+    matches: Sequence[Match], story: StoryView, routes: Mapping[str, str], default: str
+) -> list[tuple[str, str]]:
+    """(channel, topic) for each channel the item's matches route to, then for each channel the
+    story's earlier topics route to that has no thread yet: a story kept back there (below the
+    channel's bar) is posted once coverage lifts it, whatever this item's own topics."""
+    own = [(routes.get(m.topic, default), m.topic) for m in matches]
+    earlier = [(routes.get(t, default), t) for t in story.topics]
+    out: dict[str, str] = {}
+    for channel, topic in own:
+        out.setdefault(channel, topic)
+    for channel, topic in earlier:
+        if channel not in story.parents:
+            out.setdefault(channel, topic)
+    return list(out.items())
 
 
 def build_alerts(

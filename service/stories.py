@@ -34,6 +34,7 @@ class Entry:
     story: Story
     outlets: dict[str, float] = field(default_factory=dict)  # source -> weight
     parents: dict[str, str] = field(default_factory=dict)  # channel -> parent alert key
+    topics: dict[str, None] = field(default_factory=dict)  # topics its items matched (an ordered set)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class Placement:
                 out.setdefault(channel, key)
         return out
 
+    def topics(self) -> tuple[str, ...]:
+        """The topics the story's items matched so far (before this one)."""
+        return tuple(dict.fromkeys(t for entry in self._entries() for t in entry.topics))
+
 
 class StoryBook:
     def __init__(self, store: StoryStore, window_hours: float = cluster.WINDOW_HOURS) -> None:
@@ -80,7 +85,13 @@ class StoryBook:
         for s in self.store.recent(now - self.window):
             members = tuple(Features.from_dict(json.loads(m)) for m in s.members)
             self._stories[s.id] = Entry(
-                s.id, s.title, s.url, Story(str(s.id), members), dict(s.outlets), dict(s.parents)
+                s.id,
+                s.title,
+                s.url,
+                Story(str(s.id), members),
+                dict(s.outlets),
+                dict(s.parents),
+                dict.fromkeys(s.topics),
             )
         return self
 
@@ -146,8 +157,8 @@ class StoryBook:
             merged = tuple(self._stories[int(m.story)] for m in found[1:])
             return Placement(best, found[0], merged)
 
-    def commit(self, filing: Filing, story_id: int, features: Features | None) -> None:
-        """Record in memory what `StoryStore.file_item` just committed."""
+    def commit(self, filing: Filing, story_id: int, features: Features | None, topics: Iterable[str] = ()) -> None:
+        """Record in memory what `StoryStore.file_item` just committed (`topics`: the item's matches)."""
         with self.lock:
             entry = self._stories.get(story_id) or Entry(story_id, filing.title, filing.url, Story(str(story_id), ()))
             for other in filing.merged:
@@ -158,9 +169,11 @@ class StoryBook:
                         entry.outlets.setdefault(name, w)
                     for channel, key in gone.parents.items():
                         entry.parents.setdefault(channel, key)
+                    entry.topics.update(gone.topics)
             if features is not None:
                 entry.story = entry.story.add(features)
             entry.outlets.setdefault(filing.source, filing.weight)
+            entry.topics.update(dict.fromkeys(topics))
             for channel, key in filing.parents.items():
                 entry.parents.setdefault(channel, key)
             if entry.story.members:  # a story kept out of clustering can gain no coverage

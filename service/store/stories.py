@@ -10,6 +10,7 @@ marks the entries it carries in one transaction, so a digest is sent once across
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class StoredStory:
     members: tuple[str, ...]
     outlets: Mapping[str, float]  # source -> weight, in order of first coverage
     parents: Mapping[str, str]  # channel -> parent alert key
+    topics: tuple[str, ...] = ()  # the topics its items matched, first seen first
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,11 @@ class StoryStore:
                 threads = db.execute(
                     "SELECT channel, parent_key FROM story_threads WHERE story_id = ?", (s["id"],)
                 ).fetchall()
+                matched = db.execute(
+                    "SELECT i.matches FROM story_items si JOIN items i ON i.id = si.item_id"
+                    " WHERE si.story_id = ? ORDER BY si.rowid",
+                    (s["id"],),
+                ).fetchall()
                 out.append(
                     StoredStory(
                         id=s["id"],
@@ -156,6 +163,7 @@ class StoryStore:
                         members=tuple(r["features"] for r in items if r["features"]),
                         outlets={r["source"]: r["weight"] for r in items},
                         parents={r["channel"]: r["parent_key"] for r in threads},
+                        topics=tuple(dict.fromkeys(m["topic"] for r in matched for m in json.loads(r["matches"]))),
                     )
                 )
         return out

@@ -180,6 +180,27 @@ def test_a_story_that_breaks_through_quiet_hours_is_not_in_their_digest(
     assert _threads(slack, "#ai-agi")[0] == [posted]
 
 
+def test_a_story_kept_back_for_its_outlets_is_posted_when_coverage_arrives_under_another_topic(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    second = ("Tech Desk", "Microsoft and OpenAI renegotiate their deal after months of talks")  # no AGI
+    for name, _ in COVERAGE:
+        site.pages[f"/{_slug(name)}.xml"] = Page(rss([], title=name))
+    cfg = _config(make_config, site, f"slack:\n{ROUTES}  channels:\n    '#ai-agi': {{min_outlets: 2}}\n")
+    _serve(site, COVERAGE[:1])
+    with app.context(_bot(cfg, slack)) as ctx:
+        app.run_once(ctx)
+    assert _threads(slack, "#ai-agi")[0] == []  # one outlet: kept back
+    _serve(site, [COVERAGE[0], second])  # the second outlet's headline matches partnership only
+    with app.context(_bot(cfg, slack)) as ctx:  # a restart between the two, too
+        app.run_once(ctx)
+        assert StoryStore(ctx.store).story_count() == 1
+    (parent,) = _threads(slack, "#ai-agi")[0]
+    assert "Covered by 2 outlets" in str(parent["blocks"])
+    parents, replies = _threads(slack, "#ai-deals")
+    assert len(parents) == 1 and len(replies) == 1  # the partnership channel as before
+
+
 def test_a_webhook_folds_later_coverage_into_the_digest(
     site: Site, slack: FakeSlack, make_config: Callable[..., Path]
 ) -> None:
