@@ -288,37 +288,52 @@ def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: 
         else None
     )
     verdicts = judge_close_calls(ctx, feats)
-    with ctx.stories.lock:
-        _, draft = _plan(ctx, source, item, matches, feats, verdicts, {}, now)
-    briefs = briefs_for(ctx, source, item, body, _parent_channels(draft))
-    with ctx.stories.lock:
-        placed, story_plan = _plan(ctx, source, item, matches, feats, verdicts, briefs, now)
-        missing = [c for c in _parent_channels(story_plan) if c not in briefs]
-        if missing:  # another item changed the story meanwhile: rare, and cheap without an LLM
-            briefs |= briefs_for(ctx, source, item, body, missing)
+    briefs: dict[str, Brief] = {}
+    while True:
+        with ctx.stories.lock:
             placed, story_plan = _plan(ctx, source, item, matches, feats, verdicts, briefs, now)
-        filing = Filing(
-            item_id=item_id,
-            story_id=placed.story.id if placed.story else None,
-            title=placed.story.title if placed.story else item.title,
-            url=placed.story.url if placed.story else item.url,
-            published=item.published or now,
-            now=now,
-            source=source.name,
-            weight=source.weight,
-            features=json.dumps(feats.to_dict(), ensure_ascii=False) if feats else None,
-            why=placed.match.why() if placed.match else None,
-            merged=tuple(e.id for e in placed.merged),
-            parents=story_plan.parents,
-            held=story_plan.held,
-        )
-        alerts = story_plan.alerts
-        story_id = StoryStore(ctx.store).file_item(
-            filing, matches, lambda sid: [replace(a, story_id=sid) for a in alerts]
-        )
-        ctx.stories.commit(filing, story_id, feats, (m.topic for m in matches))
+            missing = [c for c in _parent_channels(story_plan) if c not in briefs]
+            if not missing:
+                alerts, story_id = _file(ctx, source, item_id, item, matches, feats, placed, story_plan, now)
+                break
+        # Briefs are written outside the lock (an LLM takes seconds); the first round writes them
+        # all, and another round is needed only when another item changed the story meanwhile.
+        briefs |= briefs_for(ctx, source, item, body, missing)
     _log_story(source, item, story_id, placed, story_plan)
     return len(alerts)
+
+
+def _file(
+    ctx: Context,
+    source: Source,
+    item_id: int,
+    item: Item,
+    matches: Sequence[Match],
+    feats: cluster.Features | None,
+    placed: Placement,
+    story_plan: Plan,
+    now: datetime,
+) -> tuple[tuple[Alert, ...], int]:
+    """File the item with its story and queue its alerts (the caller holds the story lock)."""
+    filing = Filing(
+        item_id=item_id,
+        story_id=placed.story.id if placed.story else None,
+        title=placed.story.title if placed.story else item.title,
+        url=placed.story.url if placed.story else item.url,
+        published=item.published or now,
+        now=now,
+        source=source.name,
+        weight=source.weight,
+        features=json.dumps(feats.to_dict(), ensure_ascii=False) if feats else None,
+        why=placed.match.why() if placed.match else None,
+        merged=tuple(e.id for e in placed.merged),
+        parents=story_plan.parents,
+        held=story_plan.held,
+    )
+    alerts = story_plan.alerts
+    story_id = StoryStore(ctx.store).file_item(filing, matches, lambda sid: [replace(a, story_id=sid) for a in alerts])
+    ctx.stories.commit(filing, story_id, feats, (m.topic for m in matches))
+    return alerts, story_id
 
 
 def judge_close_calls(ctx: Context, feats: cluster.Features | None) -> dict[str, tuple[bool, str]]:

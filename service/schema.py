@@ -110,9 +110,9 @@ class SourcesFile(_Strict):
 
 
 class _Fetch(_Strict):
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    deadline: float = 30.0
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(15.0, gt=0)
+    deadline: float = Field(30.0, gt=0)
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     workers: int = Field(128, ge=1, le=256)
@@ -201,8 +201,8 @@ class LLMSection(_Strict):
     provider: Literal["none", "openai", "anthropic"] = "none"
     base_url: str | None = None
     model: str = "gpt-4o-mini"
-    timeout: float = 20
-    deadline: float = 30
+    timeout: float = Field(20, gt=0)
+    deadline: float = Field(30, gt=0)
     max_input_chars: int = Field(12000, ge=500)
     daily_token_budget: int | None = Field(None, ge=1)
     concurrency: int = Field(2, ge=1, le=32)

@@ -189,15 +189,20 @@ def load_topics(path: Path, entities: Entities | None = None) -> tuple[CompiledT
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:
-    if env.get(name):
-        return env[name].strip()
+    """A token or key from the environment, or from the file `{name}_FILE` names (a BOM and
+    surrounding whitespace dropped). It goes into HTTP headers, so it must be printable ASCII;
+    the error never repeats it."""
+    value = env.get(name, "").strip()
     file = env.get(f"{name}_FILE")
-    if file:
+    if not value and file:
         try:
-            return Path(file).read_text(encoding="utf-8").strip() or None
+            value = Path(file).read_text(encoding="utf-8-sig").strip()
         except OSError as e:
             raise ConfigError(f"{name}_FILE: cannot read {file}: {e.strerror}") from e
-    return None
+    if value and not (value.isascii() and value.isprintable()):
+        where = f"{name}_FILE ({file})" if file and not env.get(name, "").strip() else name
+        raise ConfigError(f"{where}: the secret holds characters no HTTP header can carry (not shown)")
+    return value or None
 
 
 def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

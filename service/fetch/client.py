@@ -22,11 +22,12 @@ import time
 
 import httpx
 
+from service.deadline import DeadlineExceeded, deadline
 from service.errors import BlockedAddressError, FetchError, HTTPStatusError, TooLargeError
 from service.fetch.addresses import AddressPolicy
 from service.fetch.decoding import ACCEPT_ENCODING, DecodingError, decoded
 from service.fetch.politeness import HostLimiter
-from service.fetch.transport import AddressRefused, DeadlineExceeded, GuardedTransport, deadline
+from service.fetch.transport import AddressRefused, GuardedTransport
 from service.models import FetchResult
 from service.retry_after import parse_retry_after
 from service.settings import FetchSettings

@@ -12,65 +12,30 @@ Environment proxies are not used (the client sets `trust_env=False`): a proxy wo
 connect on our behalf, out of the guard's sight.
 
 Deadline. httpx's timeouts bound each read, so a server that drips a byte every few seconds (in
-its headers or its body) never trips them. The fetcher sets the request's deadline in a context
-variable (the sync client does all of a request's I/O in the caller's thread) and every connect,
-TLS handshake, read and write here is given at most the time that is left.
+its headers or its body) never trips them. The caller (the fetcher, the LLM client) sets the
+request's deadline (service/deadline.py) and every connect, TLS handshake, read and write here is
+given at most the time that is left.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
+from service.deadline import raise_if_past, remaining
 from service.fetch.addresses import AddressPolicy
 from service.fetch.pools import OriginPools
-
-_DEADLINE: ContextVar[float | None] = ContextVar("newsalert_fetch_deadline", default=None)
 
 
 class AddressRefused(httpx.ConnectError):
     """Raised below httpx when the guard refuses a connection; the fetcher translates it.
 
     A ConnectError, so a client that knows nothing of the guard (the LLM's) sees a failed connection."""
-
-
-class DeadlineExceeded(Exception):
-    """Raised below httpx when a request's deadline passes; the fetcher translates it."""
-
-
-@contextmanager
-def deadline(at: float) -> Iterator[None]:
-    """Every connect, read and write in this thread must finish by `at` (time.monotonic())."""
-    token = _DEADLINE.set(at)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def _remaining(timeout: float | None) -> float | None:
-    """`timeout`, shortened to what is left of the deadline; DeadlineExceeded if nothing is."""
-    at = _DEADLINE.get()
-    if at is None:
-        return timeout
-    left = at - time.monotonic()
-    if left <= 0:
-        raise DeadlineExceeded
-    return left if timeout is None else min(timeout, left)
-
-
-def _raise_if_past_deadline() -> None:
-    at = _DEADLINE.get()
-    if at is not None and time.monotonic() >= at:
-        raise DeadlineExceeded
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -81,16 +46,16 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            return self._stream.read(max_bytes, _remaining(timeout))
+            return self._stream.read(max_bytes, remaining(timeout))
         except httpcore.TimeoutException:
-            _raise_if_past_deadline()
+            raise_if_past()
             raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         try:
-            self._stream.write(buffer, _remaining(timeout))
+            self._stream.write(buffer, remaining(timeout))
         except httpcore.TimeoutException:
-            _raise_if_past_deadline()
+            raise_if_past()
             raise
 
     def close(self) -> None:
@@ -100,9 +65,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         try:
-            return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _remaining(timeout)))
+            return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, remaining(timeout)))
         except httpcore.TimeoutException:
-            _raise_if_past_deadline()
+            raise_if_past()
             raise
 
     def get_extra_info(self, info: str) -> Any:
@@ -126,12 +91,12 @@ class GuardedBackend(httpcore.SyncBackend):
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
         for ip in self.addresses(host, port):
             try:
-                stream = super().connect_tcp(ip, port, _remaining(timeout), local_address, socket_options)
+                stream = super().connect_tcp(ip, port, remaining(timeout), local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 failure = e  # try the next address, as socket.create_connection would
                 continue
             return _DeadlineStream(stream)
-        _raise_if_past_deadline()
+        raise_if_past()
         raise failure
 
     def addresses(self, host: str, port: int) -> list[str]:

@@ -30,6 +30,8 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from service.cluster import CLOSE_CALLS
+from service.deadline import DeadlineExceeded
+from service.deadline import deadline as hard_deadline
 from service.errors import NewsalertError
 from service.models import Brief
 from service.retry_after import parse_retry_after as retry_after_seconds
@@ -267,16 +269,28 @@ class LLMClient:
         if remaining <= 0 or not self._slots.acquire(timeout=remaining):
             raise LLMUnavailable("deadline reached waiting for a free LLM slot")
         try:
+            remaining = deadline - self._monotonic()  # what is left once a slot is ours
+            if remaining <= 0:
+                raise LLMUnavailable("deadline reached waiting for a free LLM slot")
             timeout = httpx.Timeout(min(self.config.timeout, remaining))
-            with self._http.stream(
-                "POST", request.url, json=request.body, headers=request.headers, timeout=timeout
-            ) as r:
+            # httpx's timeouts bound each read; the guarded transport bounds the whole exchange
+            # (a server dripping its headers a byte at a time), on the real clock.
+            with (
+                hard_deadline(time.monotonic() + remaining),
+                self._http.stream(
+                    "POST", request.url, json=request.body, headers=request.headers, timeout=timeout
+                ) as r,
+            ):
                 body = self._read(r, deadline)
                 status, headers = r.status_code, r.headers
+        except DeadlineExceeded as e:
+            raise LLMUnavailable("deadline reached during the request") from e
         except httpx.TimeoutException as e:
             raise LLMUnavailable(f"timed out ({type(e).__name__})", retryable=True) from e
         except httpx.TransportError as e:
             raise LLMUnavailable(f"{type(e).__name__}: {e}", retryable=True) from e
+        except httpx.HTTPError as e:  # an undecodable body and the like: the answer is unusable
+            raise LLMUnavailable(f"{type(e).__name__}: {e}") from e
         finally:
             self._slots.release()
         return self._result(status, headers, body)
