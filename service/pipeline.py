@@ -3,7 +3,8 @@
 The only module that calls several stages. Errors of a source (`SourceError`) are handled here,
 in one place: recorded on the source and logged, and the cycle goes on with the other sources.
 An article page that cannot be fetched or read is not an error of the source: the feed's own
-text is used instead. Anything else is a bug and propagates to the scheduler, which logs it loudly.
+text is used instead. Anything else is a bug: `guarded_poll` (the scheduler's and a cycle's way in)
+logs it loudly with its traceback and records it on the source as a failure.
 """
 
 from __future__ import annotations
@@ -96,9 +97,24 @@ def poll_source(ctx: Context, source: Source, parse: Parser = parse_items) -> So
     return report
 
 
+def guarded_poll(ctx: Context, source: Source, parse: Parser = parse_items) -> SourceReport:
+    """`poll_source`, where a bug is logged loudly with its traceback and counts as a failure of
+    the source (recorded, backed off, told to the ops channel after N in a row, like any other),
+    so the daemon and a cycle go on with the other sources."""
+    try:
+        return poll_source(ctx, source, parse)
+    except Exception as e:
+        log.exception("internal error polling source=%r", source.name)
+        error = f"internal error: {type(e).__name__}"
+    try:
+        return record_internal_error(ctx, source, error)
+    except Exception:  # the store itself failing (a full disk): the next poll tries again
+        log.exception("could not record the internal error of source=%r", source.name)
+        return SourceReport(source.name, "error", error=error)
+
+
 def record_internal_error(ctx: Context, source: Source, error: str) -> SourceReport:
-    """A poll that failed on a bug (the caller logs it loudly) counts as a failure of the source:
-    recorded, backed off, and told to the ops channel after N in a row, like any other."""
+    """Record a poll that failed on a bug as a failure of the source (see `guarded_poll`)."""
     now = ctx.clock()
     state = ctx.store.source_state(source.name)
     report = _record_failure(ctx, source, state, now, error)
@@ -450,7 +466,7 @@ def run_cycle(ctx: Context, selected: Sequence[Source]) -> list[SourceReport]:
         ParsePool.for_cycle(len(selected)) as parser,
         ThreadPoolExecutor(max_workers=ctx.settings.fetch.workers, thread_name_prefix="poll") as pool,
     ):
-        polled = dict(zip(order, pool.map(lambda i: poll_source(ctx, selected[i], parser.parse), order), strict=True))
+        polled = dict(zip(order, pool.map(lambda i: guarded_poll(ctx, selected[i], parser.parse), order), strict=True))
     return [polled[i] for i in range(len(selected))]
 
 

@@ -22,26 +22,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.models import Source
-from service.pipeline import Context, SourceReport, compose_digests, deliver, poll_source, record_internal_error
+from service.pipeline import Context, compose_digests, deliver, guarded_poll
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
 
 log = logging.getLogger("newsalert.scheduler")
-
-
-def guarded_poll(ctx: Context, source: Source) -> SourceReport | None:
-    """A bug in one poll is logged with its traceback and counts as a failure of the source
-    (backoff, the ops channel after N in a row); the daemon goes on. None if even that failed."""
-    try:
-        return poll_source(ctx, source)
-    except Exception as e:
-        log.exception("internal error polling source=%r", source.name)
-        error = f"internal error: {e!r}"
-    try:
-        return record_internal_error(ctx, source, error)
-    except Exception:  # the store itself failing (a full disk): the next poll tries again
-        log.exception("could not record the internal error of source=%r", source.name)
-        return None
 
 
 def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -> None:

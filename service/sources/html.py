@@ -10,11 +10,13 @@ so is an invalid selector: it is recorded on the source and the other sources go
 
 from __future__ import annotations
 
+import codecs
 import warnings
 from datetime import UTC, datetime
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag, UnusualUsageWarning
+from bs4.dammit import EncodingDetector
 from soupsieve import SelectorSyntaxError
 
 from service.errors import ConfigError, ParseError
@@ -51,12 +53,30 @@ def _selectors(source: Source) -> HtmlSelectors:
     return source.html
 
 
+# Labels browsers read as a larger encoding (the WHATWG Encoding Standard): Korean sites labelled
+# EUC-KR are written in CP949, whose syllables strict EUC-KR lacks (똠, 뷁) and lxml would drop.
+_SUPERSETS = {"euc_kr": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "iso8859-1": "cp1252", "ascii": "cp1252"}
+
+
 def _soup(result: FetchResult) -> BeautifulSoup:
-    """The parsed page; an HTTP charset wins over the page's own guess, as the HTML spec says."""
-    with warnings.catch_warnings():
-        # bs4 warns when a "page" looks like XML or a URL; either way we only look for the selectors.
-        warnings.simplefilter("ignore", UnusualUsageWarning)
-        return BeautifulSoup(result.body, "lxml", from_encoding=http_charset(result.content_type))
+    """The parsed page; an HTTP charset wins over the page's own, as the HTML spec says."""
+    declared = http_charset(result.content_type) or _codec(
+        EncodingDetector.find_declared_encoding(result.body, is_html=True)
+    )
+    try:
+        with warnings.catch_warnings():
+            # bs4 warns when a "page" looks like XML or a URL; either way we only look for the selectors.
+            warnings.simplefilter("ignore", UnusualUsageWarning)
+            return BeautifulSoup(result.body, "lxml", from_encoding=_SUPERSETS.get(declared or "", declared))
+    except ValueError as exc:  # lxml refuses some declared encodings outright ("utf\x01-8")
+        raise ParseError(f"unreadable page: {exc}") from exc
+
+
+def _codec(label: str | None) -> str | None:
+    try:
+        return codecs.lookup(label).name if label else None
+    except LookupError:
+        return None
 
 
 def _compile(selector: str) -> soupsieve.SoupSieve:

@@ -11,7 +11,7 @@ import pytest
 
 from service import app, scheduler
 from service import settings as config
-from service.pipeline import Context, poll_source
+from service.pipeline import Context, poll_source, record_internal_error
 from tests.support.feeds import ago, rss
 from tests.support.servers import FakeSlack, Page, Site
 
@@ -168,7 +168,7 @@ def test_a_bug_in_a_poll_counts_as_a_failure_with_backoff_and_notice(site: Site,
     source = next(s for s in ctx.settings.sources if s.name == "Lab")
     waits = []
     for _ in range(3):
-        report = scheduler.record_internal_error(ctx, source, "internal error: KeyError('x')")
+        report = record_internal_error(ctx, source, "internal error: KeyError")
         assert report.next_poll is not None
         waits.append((report.next_poll - ctx.clock()).total_seconds())
     assert waits == [600, 1200, 2400]  # backed off like any failure

@@ -447,6 +447,27 @@ def test_html_http_charset_decodes_the_page() -> None:
     assert [i.title for i in items] == ["Déjà vu"]
 
 
+@pytest.mark.parametrize("declared", ["meta", "http"])
+def test_html_a_korean_page_labelled_euc_kr_is_read_as_cp949_as_browsers_do(declared: str) -> None:
+    # 똠 and 뷁 are in CP949 (Windows' Korean), not in strict EUC-KR: many Korean sites label it EUC-KR.
+    head = '<meta charset="euc-kr">' if declared == "meta" else ""
+    page = f'<html><head>{head}</head><body><div class="p"><a href="/x">똠양꿍 뷁 속보</a></div></body></html>'
+    content_type = "text/html; charset=EUC-KR" if declared == "http" else ""
+    items = parse_html(page.encode("cp949"), HtmlSelectors(item="div.p"), content_type=content_type)
+    assert [i.title for i in items] == ["똠양꿍 뷁 속보"]
+
+
+@pytest.mark.parametrize(
+    "declaration", [b'<meta charset="utf\x01-8">', b'<?xml version="1.0" encoding="u\x01"?>', b'<meta charset="x">']
+)
+def test_html_a_charset_nobody_knows_is_not_a_crash(declaration: bytes) -> None:
+    try:
+        items = parse_html(declaration + b'<div class="p"><a href="/x">x</a></div>', HtmlSelectors(item="div.p"))
+    except ParseError:
+        return  # recorded on the source like any bad page
+    assert [i.title for i in items] == ["x"]
+
+
 @pytest.mark.parametrize("selector", ["div.nothing-here", "div[", ":::"])
 def test_html_unmatched_or_invalid_item_selector_is_a_parse_error(selector: str) -> None:
     with pytest.raises(ParseError):
