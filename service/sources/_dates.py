@@ -23,6 +23,12 @@ MAX_AHEAD = timedelta(days=2)
 _MAX_DATE_CHARS = 100  # real dates are short; anything longer is not worth a parser's time
 _MS_EPOCH_FLOOR = 1e11  # 1e11 s is the year 5138, so larger epoch numbers are milliseconds
 _EPOCH_TEXT = re.compile(r"\d{9,13}(\.\d+)?")
+# "GMT+0900", "UTC+9": an offset written after a zone name, which dateutil reads with the sign
+# reversed (POSIX style) and email.utils not at all; "+0900" is what the writer meant.
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{2}):?(\d{2})\b|\b(?:GMT|UTC)\s*(?=[+-]\d)", re.IGNORECASE)
+# Zone names common on Asian news sites that neither parser knows (both would take them as UTC).
+_ZONES = {"KST": "+0900", "JST": "+0900", "HKT": "+0800", "SGT": "+0800"}
+_ZONE_NAMES = re.compile(r"\b(?:" + "|".join(_ZONES) + r")\b", re.IGNORECASE)
 # Missing date parts default to year 1, so "March 5" (no year) falls before EARLIEST and is dropped.
 _NO_DEFAULTS = datetime(1, 1, 1)
 
@@ -90,6 +96,7 @@ def _from_text(value: str) -> datetime | None:
         return None
     if _EPOCH_TEXT.fullmatch(text):
         return _from_epoch(float(text))
+    text = _ZONE_NAMES.sub(lambda m: _ZONES[m.group(0).upper()], _GMT_OFFSET.sub(r"\1\2\3", text))
     return _from_iso(text) or _from_rfc822(text) or _from_free_text(text)
 
 

@@ -278,6 +278,9 @@ def test_feed_dates_outside_the_window_become_none(pub_date: str, expected: date
         (datetime(2025, 5, 6, 8, 0), MAY_6),
         ("May 6, 2025 8:00 AM", MAY_6),
         ("May 5, 2025 8:00 PM", MAY_6 - timedelta(hours=12)),  # PM: 20:00, not 08:00
+        ("Tue, 06 May 2025 17:00:00 GMT+0900", MAY_6),  # an offset after GMT, as Korean sites write it
+        ("2025-05-06 17:00 KST", MAY_6),
+        ("2025.05.06 17:00 UTC+9", MAY_6),
         ("Tue, 06 May 2025 08:00:00 -0000", MAY_6),  # RFC 2822's "zone unknown": UTC
         ("March 5", None),  # no year: not guessed
         ("Wed, 05 Mar 2025 10:00:00 XYZT", datetime(2025, 3, 5, 10, 0, tzinfo=UTC)),  # unknown zone, no warning
