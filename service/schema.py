@@ -25,14 +25,21 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
+MAX_DURATION = 1000 * 365 * 86400.0  # past this, a date computed from now would overflow
+
+
 def parse_duration(value: Any) -> float:
-    """`90`, `"90s"`, `"10m"`, `"24h"`, `"7d"` -> seconds."""
+    """`90`, `"90s"`, `"10m"`, `"24h"`, `"7d"` -> seconds: a finite number, 0 or more."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 24h, 7d)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 24h, 7d)")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not 0 <= seconds <= MAX_DURATION:  # also false for NaN
+        raise ValueError(f"not a usable duration: {value!r} (0 to 1000 years)")
+    return seconds
 
 
 class _Strict(BaseModel):
@@ -84,7 +91,10 @@ class SourceEntry(_Strict):
     @field_validator("interval", "min_interval", "max_interval", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float | None:
-        return None if v is None else parse_duration(v)
+        seconds = None if v is None else parse_duration(v)
+        if seconds is not None and seconds < 1:
+            raise ValueError(f"an interval of at least 1 second, got {v!r}")
+        return seconds
 
     @field_validator("cron")
     @classmethod

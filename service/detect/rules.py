@@ -198,13 +198,17 @@ def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str
     within = raw.get("within")
     if within is not None and (not isinstance(within, int) or isinstance(within, bool) or within < 1):
         raise ConfigError(f"{where}.within: a number of words (1 or more), got {within!r}")
-    return Rule(groups, tuple(fields), float(raw.get("weight", 1.0)), within)
+    return Rule(groups, tuple(fields), _number(raw, "weight", 1.0, where), within)
 
 
 def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> CompiledTopic:
     rules: list[Rule] = []
     if "any" in raw:
         rules.append(_rule({"any": raw["any"]}, lists, where))
+    if "id" not in raw:
+        raise ConfigError(f"{where}: a topic needs an `id`")
+    if not isinstance(raw.get("rules") or [], list):
+        raise ConfigError(f"{where}.rules: a list of rules")
     for i, r in enumerate(raw.get("rules") or []):
         if not isinstance(r, dict):
             raise ConfigError(f"{where}.rules[{i}]: a rule is a mapping with `any` or `all`")
@@ -220,11 +224,18 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
         description=str(raw.get("description", "")),
         rules=tuple(rules),
         exclude=exclude,
-        min_score=float(raw.get("min_score", 1.0)),
+        min_score=_number(raw, "min_score", 1.0, where),
         event=event,
         event_alone=bool(raw.get("event_alone", False)),
-        priority=float(raw.get("priority", 1.0)),
+        priority=_number(raw, "priority", 1.0, where),
     )
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ConfigError(f"{where}.{key}: a number, got {value!r}")
+    return float(value)
 
 
 def compile_topics(

@@ -187,6 +187,10 @@ def test_may_match_sees_partial_rules() -> None:
         ({"id": "x", "rules": [{"any": ["a"], "in": ["body"]}]}, "topics[0].rules[0].in: unknown field 'body'"),
         ({"id": "x", "rules": [{"any": ["a"], "all": ["b"]}]}, "exactly one of `any` or `all`"),
         ({"id": "x", "any": ["*"]}, "topics[0].any[0]: empty term"),
+        ({"any": ["a"]}, "topics[0]: a topic needs an `id`"),
+        ({"id": "x", "rules": 5}, "topics[0].rules: a list of rules"),
+        ({"id": "x", "any": ["a"], "min_score": "abc"}, "topics[0].min_score: a number, got 'abc'"),
+        ({"id": "x", "rules": [{"any": ["a"], "weight": "heavy"}]}, "topics[0].rules[0].weight: a number"),
     ],
 )
 def test_rule_errors_name_the_place(raw: dict[str, object], message: str) -> None:

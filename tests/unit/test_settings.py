@@ -6,6 +6,7 @@ import pytest
 from service import settings as config
 from service.errors import ConfigError
 from service.schema import parse_duration
+from service.settings import _secret
 
 
 def test_shipped_config_is_valid() -> None:
@@ -91,3 +92,30 @@ def test_durations() -> None:
     ]
     with pytest.raises(ValueError):
         parse_duration("ten minutes")
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-30", "0.5", "3000000d"])
+def test_a_source_interval_must_be_usable(make_config: Callable[..., Path], value: str) -> None:
+    cfg = make_config(f"sources:\n  - {{name: A, url: 'https://a.example/f.xml', interval: {value}}}\n", "")
+    with pytest.raises(ConfigError, match="interval"):
+        config.load(cfg, env={})
+
+
+def test_a_config_file_not_in_utf8_is_a_config_error(make_config: Callable[..., Path]) -> None:
+    cfg = make_config("sources: []\n", "")
+    (cfg / "sources.yaml").write_bytes("sources:\n  - {name: 뉴스, url: 'https://a.example/f'}\n".encode("cp949"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config.load(cfg, env={})
+
+
+@pytest.mark.parametrize(("key", "message"), [("\ufeffsk-abc123", None), ("sk-abc\u00e9123", "not shown")])
+def test_an_llm_key_file_loses_its_bom_and_must_be_ascii(tmp_path: Path, key: str, message: str | None) -> None:
+    path = tmp_path / "key"
+    path.write_text(key + "\n", encoding="utf-8")
+    env = {"NEWSALERT_LLM_API_KEY_FILE": str(path)}
+    if message is None:
+        assert _secret(env, "NEWSALERT_LLM_API_KEY") == "sk-abc123"
+    else:
+        with pytest.raises(ConfigError, match=message) as caught:
+            _secret(env, "NEWSALERT_LLM_API_KEY")
+        assert "abc" not in str(caught.value)
