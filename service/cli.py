@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -74,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except NewsalertError as e:
         print(f"newsalert: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a file named on the command line, or the store's, cannot be read or written
+        print(f"newsalert: {e.filename or ''}: {e.strerror or e}".lstrip(": "), file=sys.stderr)
+        return 1
+    except sqlite3.Error as e:
+        print(f"newsalert: the store: {e}", file=sys.stderr)
         return 1
 
 
@@ -175,6 +182,8 @@ def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise NewsalertError(f"{args.file}:{number}: not JSON: {e.msg}") from e
+            if not isinstance(row, dict):
+                raise NewsalertError(f"{args.file}:{number}: not a JSON object")
             doc = Document(
                 str(row.get("title") or ""),
                 str(row.get("summary") or ""),

@@ -75,6 +75,24 @@ def test_detect_reports_bad_lines(
     assert "bad.jsonl:2: not JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["detect", "{tmp}/missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (["replay", "{tmp}/missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (["sources", "import", "{tmp}/missing.opml"], "missing.opml"),
+        (["detect", "{tmp}/list.jsonl"], "list.jsonl:1: not a JSON object"),
+    ],
+)
+def test_cli_mistakes_get_a_message_not_a_traceback(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    (tmp_path / "list.jsonl").write_text("[1, 2]\n")
+    argv = ["--config", str(make_config("sources: []\n")), *(a.format(tmp=tmp_path) for a in args)]
+    assert main(argv) in (1, 2)
+    assert expected in capsys.readouterr().err
+
+
 def test_import_opml_then_sources_table(
     make_config: Callable[..., Path], tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
