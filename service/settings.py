@@ -220,6 +220,13 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     routed = set(main.slack.routes) - {t.id for t in topics}
     if routed:
         raise ConfigError(f"settings.yaml: slack.routes: unknown topic(s): {', '.join(sorted(routed))}")
+    targets = {r if isinstance(r, str) else r.channel for r in main.slack.routes.values()}
+    stray = set(main.slack.channels) - targets - {main.slack.default_channel, main.slack.ops_channel}
+    if stray:  # a policy nobody's alerts reach, e.g. "ai-deals" where the routes say "#ai-deals"
+        raise ConfigError(
+            f"settings.yaml: slack.channels: no route or default channel sends alerts to {', '.join(sorted(stray))}"
+            f" (routes go to {', '.join(sorted(targets | {main.slack.default_channel}))})"
+        )
     store = Path(env.get("NEWSALERT_STORE") or main.store)
     return Settings(
         config_dir=config_dir,

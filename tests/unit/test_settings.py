@@ -119,3 +119,9 @@ def test_an_llm_key_file_loses_its_bom_and_must_be_ascii(tmp_path: Path, key: st
         with pytest.raises(ConfigError, match=message) as caught:
             _secret(env, "NEWSALERT_LLM_API_KEY")
         assert "abc" not in str(caught.value)
+
+
+def test_a_channel_policy_nobody_routes_to_is_a_config_error(make_config: Callable[..., Path]) -> None:
+    policy = "slack:\n  routes: {agi: '#ai-agi'}\n  channels:\n    'ai-agi': {quiet_hours: '22:00-08:00'}\n"
+    with pytest.raises(ConfigError, match=r"slack\.channels: no route or default channel sends alerts to ai-agi"):
+        config.load(make_config("sources: []\n", policy), env={})
