@@ -13,8 +13,10 @@ from pathlib import Path
 
 import yaml
 from lxml import etree
+from pydantic import ValidationError
 
 from service.errors import ConfigError
+from service.schema import SourceEntry, parse_duration
 from service.settings import load_sources, source_files
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
@@ -39,8 +41,8 @@ def parse_opml(data: bytes) -> list[tuple[str, str]]:
     for node in root.iter("outline"):
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
         if re.match(r"^https?://", url):
-            title = (node.get("title") or node.get("text") or url).strip()
-            out.append((" ".join(title.split()), url))
+            title = " ".join((node.get("title") or node.get("text") or "").split())
+            out.append((title or url, url))
     return out
 
 
@@ -53,13 +55,22 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def import_opml(config_dir: Path, opml_path: Path, interval: str | None = None) -> ImportReport:
+    """Add the OPML file's feeds that are not configured yet (enabled or not); every entry written
+    is checked as `newsalert check` would, so an import never leaves a config the daemon refuses."""
+    if interval is not None:
+        try:
+            parse_duration(interval)
+        except ValueError as e:
+            raise ConfigError(f"--interval: {e}") from e
     outlines = parse_opml(opml_path.read_bytes())
-    existing = load_sources(config_dir)
-    known_urls = {s.url for s in existing}
-    names = {s.name for s in existing}
+    load_sources(config_dir)  # the current files must be valid before anything is added to them
+    known_urls: set[str] = set()
+    names: set[str] = set()
     for path in source_files(config_dir):
         if path.exists():
-            names.update(s.get("name", "") for s in (yaml.safe_load(path.read_text("utf-8")) or {}).get("sources", []))
+            for s in (yaml.safe_load(path.read_text("utf-8")) or {}).get("sources", []):
+                names.add(str(s.get("name", "")))
+                known_urls.add(str(s.get("url", "")))
     target = config_dir / "sources.d" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', opml_path.stem)}.yaml"
     previous = yaml.safe_load(target.read_text("utf-8")) if target.exists() else None
     entries = list((previous or {}).get("sources", []))
@@ -71,6 +82,10 @@ def import_opml(config_dir: Path, opml_path: Path, interval: str | None = None) 
         entry: dict[str, object] = {"name": _unique(title, names), "kind": "feed", "url": url}
         if interval:
             entry["interval"] = interval
+        try:
+            SourceEntry.model_validate(entry)
+        except ValidationError:
+            continue  # an outline no config could hold ("https:///feed.xml"): skipped, counted below
         entries.append(entry)
         added += 1
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,29 @@ def test_cli_mistakes_get_a_message_not_a_traceback(
     assert expected in capsys.readouterr().err
 
 
+def test_an_opml_import_never_leaves_a_config_the_daemon_refuses(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config("sources:\n  - {name: Old, url: 'https://old.example/feed', enabled: false}\n")
+    opml = tmp_path / "catalog.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="   " xmlUrl="https://blank.example/feed"/>'  # no usable title: named by its URL
+        '<outline text="Hostless" xmlUrl="https:///feed.xml"/>'  # no config could hold it: skipped
+        '<outline text="Old again" xmlUrl="https://old.example/feed"/>'  # configured, if disabled
+        '<outline text="AI타임스: 뉴스" xmlUrl="https://www.aitimes.com/rss/allArticle.xml"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(cfg), "sources", "import", str(opml), "--interval", "30min"]) == 2
+    assert "--interval" in capsys.readouterr().err and not (cfg / "sources.d").exists()
+    assert main(["--config", str(cfg), "sources", "import", str(opml)]) == 0
+    assert "added 2 source(s)" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "https://blank.example/feed" in out and "AI타임스: 뉴스" in out and "Old again" not in out
+
+
 def test_import_opml_then_sources_table(
     make_config: Callable[..., Path], tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
