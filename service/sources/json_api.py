@@ -1,7 +1,7 @@
 """Adapter for JSON APIs (e.g. Hacker News via Algolia), read through the source's `JsonMapping`.
 
-The mapping names, as dotted paths, where the list of items is (`hits`, `data.items`; a numeric
-segment indexes a list) and where each field is inside an item (`title`, `author.name`). An item
+The mapping names, as dotted paths, where the list of items is (`hits`, `data.items`, `.` for a
+document that is itself the list; a numeric segment indexes a list) and where each field is inside an item (`title`, `author.name`). An item
 whose url is empty or null (an "Ask HN" post) gets `url_template` with `{id}` replaced by its id,
 URL-quoted. Plain traversal with type checks is enough here: every value is then treated as untrusted
 by `_normalize`. Invalid JSON, or an items path that does not lead to a list, is a ParseError.
@@ -53,7 +53,8 @@ def _load(body: bytes) -> object:
 
 
 def _records(document: object, path: str) -> list[object]:
-    records = lookup(document, path)
+    # "." (or nothing): the document itself is the list, as WordPress's /wp-json/wp/v2/posts answers.
+    records = document if path.strip() in ("", ".") else lookup(document, path)
     if not isinstance(records, list):
         found = "nothing" if records is None else type(records).__name__
         raise ParseError(f"no list of items at {path!r} (found {found})")

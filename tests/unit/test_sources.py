@@ -543,6 +543,19 @@ def test_json_nested_items_path_and_index() -> None:
     ]
 
 
+def test_json_a_document_that_is_itself_the_list() -> None:
+    # WordPress's /wp-json/wp/v2/posts answers with a bare list.
+    mapping = JsonMapping(items=".", title="title.rendered", url="link", id="id", published="date_gmt")
+    body = json.dumps(
+        [{"id": 7, "title": {"rendered": "A &amp; B"}, "link": "/p/7", "date_gmt": "2025-05-06T08:00:00"}]
+    )
+    assert [(i.title, i.url, i.guid, i.published) for i in parse_json(body, mapping)] == [
+        ("A & B", "https://hn.algolia.com/p/7", "7", MAY_6)
+    ]
+    with pytest.raises(ParseError, match=r"no list of items at '\.'"):
+        parse_json('{"hits": []}', mapping)
+
+
 @pytest.mark.parametrize("body", ['{"data": {}}', '{"hits": {"a": 1}}', '{"hits": null}', "[1, 2]", '"hits"'])
 def test_json_missing_items_path_is_a_parse_error(body: str) -> None:
     with pytest.raises(ParseError, match="no list of items at 'hits'"):
