@@ -71,13 +71,22 @@ class Tuning:
 TUNING: Final = Tuning(favor_recall=True)
 
 
-def extract(html: bytes | str, url: str, *, now: datetime | None = None, tuning: Tuning = TUNING) -> Article:
+def extract(
+    html: bytes | str,
+    url: str,
+    *,
+    now: datetime | None = None,
+    tuning: Tuning = TUNING,
+    charset: str | None = None,
+) -> Article:
     """Read the main text and metadata of the page at `url`; raise ExtractError if there is none.
 
-    `now` (default: the current time; naive means UTC) bounds the publication date.
+    `now` (default: the current time; naive means UTC) bounds the publication date. `charset`
+    (the HTTP header's) decodes bytes that are not UTF-8; left to themselves they are guessed, and
+    a cp1252 page whose charset is only in the header read "naïve" as "naďve".
     """
     moment = _aware(now) if now is not None else datetime.now(UTC)
-    tree = _parse(html)
+    tree = _parse(_decoded(html, charset))
     document = _run_trafilatura(tree, url, moment, tuning)
     return Article(
         url=url,
@@ -87,6 +96,16 @@ def extract(html: bytes | str, url: str, *, now: datetime | None = None, tuning:
         published=_published(document.date, moment),
         language=page_language(tree) or language_code(document.language),
     )
+
+
+def _decoded(html: bytes | str, charset: str | None) -> bytes | str:
+    if isinstance(html, str) or not charset:
+        return html
+    try:
+        html.decode("utf-8")
+        return html  # valid UTF-8 is UTF-8, whatever the header says (servers often default to Latin-1)
+    except UnicodeDecodeError:
+        return html.decode(charset, "replace")
 
 
 def _parse(html: bytes | str) -> HtmlElement:

@@ -33,6 +33,7 @@ from service.fetch.politeness import spread_by_host
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
 from service.route import DEFAULT_POLICY, Plan, StoryView, build_alerts, channels_for, plan
 from service.settings import Settings
+from service.sources._normalize import http_charset
 from service.sources.feed import ttl_seconds
 from service.sources.pool import ParsePool, Parser, parse_items
 from service.store import Store
@@ -432,7 +433,7 @@ def _log_story(source: Source, item: Item, story_id: int, placed: Placement, sto
 def fetch_article(ctx: Context, url: str) -> Article | None:
     try:
         result = ctx.fetcher.get(url, accept=ACCEPT_HTML)
-        return extract(result.body, result.final_url)
+        return extract(result.body, result.final_url, charset=http_charset(result.content_type))
     except (FetchError, ExtractError) as e:
         log.info("article unavailable url=%s error=%r (using the feed's text)", url, str(e))
         return None

@@ -332,3 +332,11 @@ def _f1(page: Page) -> float:
     except ExtractError:
         return 0.0
     return token_prf(article.text, page.expected_text)[2]
+
+
+def test_the_http_charset_decodes_a_page_that_is_not_utf8() -> None:
+    naive = ("The researchers called the earlier approach naïve, and said the new one was better.", *PARAGRAPHS)
+    html = page(paragraphs=naive).replace('<meta charset="utf-8">', "")
+    assert "naïve" in extract(html.encode("cp1252"), URL, now=NOW, charset="cp1252").text
+    # Valid UTF-8 stays UTF-8, whatever the header says (servers often default to Latin-1).
+    assert "naïve" in extract(html.encode("utf-8"), URL, now=NOW, charset="iso8859-1").text
