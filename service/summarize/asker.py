@@ -15,7 +15,16 @@ from datetime import datetime
 from typing import TypeVar
 
 from service.summarize.brief import describe_error
-from service.summarize.llm import BriefCache, LLMBadOutput, LLMClient, LLMConfig, MemoryCache, TokenBudget, _utcnow
+from service.summarize.llm import (
+    BriefCache,
+    LLMBadOutput,
+    LLMClient,
+    LLMConfig,
+    MemoryCache,
+    TokenBudget,
+    _utcnow,
+    estimate_tokens,
+)
 
 T = TypeVar("T")
 
@@ -50,9 +59,9 @@ class CachedAsker:
         if cached is not None:
             with contextlib.suppress(ValueError):  # written by an older schema: ask again
                 return parse(cached), "cache=hit"
-        self.budget.check()
-        raw, tokens = self.client.complete(system, user)
-        self.budget.spend(tokens)
+        with self.budget.held(estimate_tokens(self.config, system, user)):
+            raw, tokens = self.client.complete(system, user)
+            self.budget.spend(tokens)
         try:
             answer = parse(raw)
         except ValueError as e:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
@@ -368,6 +369,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def estimate_tokens(config: LLMConfig, system: str, user: str) -> int:
+    """What a call may cost at most: its input at 4 characters a token, and a full answer."""
+    return (len(system) + len(user)) // 4 + config.max_output_tokens
+
+
 class TokenBudget:
     """The daily token budget (`daily_token_budget`, None: unlimited), counted in the cache's store
     and shared by everything that asks the LLM; its end is logged once a day, with what it means."""
@@ -375,17 +381,33 @@ class TokenBudget:
     def __init__(self, limit: int | None, cache: BriefCache, clock: Callable[[], datetime], meaning: str) -> None:
         self.limit, self.cache, self.clock, self.meaning = limit, cache, clock, meaning
         self._logged: date | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0  # tokens held by calls not yet answered (`held`)
 
     def today(self) -> date:
         return self.clock().astimezone(UTC).date()
 
-    def check(self) -> None:
-        """Raises LLMOverBudget when today's budget is spent."""
+    def check(self, held: int = 0) -> None:
+        """Raises LLMOverBudget when today's budget is spent (counting `held` tokens as spent)."""
         today = self.today()
-        used = self.cache.tokens_today(today) if self.limit is not None else 0
+        used = self.cache.tokens_today(today) + held if self.limit is not None else 0
         if self.limit is not None and used >= self.limit:
             self._log(today, used, self.limit)
-            raise LLMOverBudget(f"{used} of {self.limit} tokens used on {today}")
+            raise LLMOverBudget(f"{used} of {self.limit} tokens used or in flight on {today}")
+
+    @contextmanager
+    def held(self, estimate: int) -> Iterator[None]:
+        """Check the budget and hold `estimate` tokens of it while a call is in flight: threads
+        asking at once would otherwise all pass the check before any had spent (`spend` records
+        what the call cost)."""
+        with self._lock:
+            self.check(self._in_flight)
+            self._in_flight += estimate
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= estimate
 
     def spend(self, tokens: int) -> None:
         today = self.today()
@@ -444,19 +466,19 @@ class BriefWriter:
         cached = self._cached(key, language)
         if cached is not None:
             return cached, "cache=hit"
-        self.budget.check()
         system, user = build_messages(title, source, article, language)
-        raw, spent = self._ask(system, user, (), deadline)
-        try:
-            model = parse_output(raw, language)
-        except ValueError as e:
-            log.info("llm invalid output, asking once for a repair: %s", describe_error(e))
-            repaired, more = self._ask(system, repair_prompt(e), (("user", user), ("assistant", raw)), deadline)
-            spent += more
+        with self.budget.held(estimate_tokens(self.config, system, user)):
+            raw, spent = self._ask(system, user, (), deadline)
             try:
-                model = parse_output(repaired, language)
-            except ValueError as e2:
-                raise LLMBadOutput(f"invalid output after one repair: {describe_error(e2)}") from e2
+                model = parse_output(raw, language)
+            except ValueError as e:
+                log.info("llm invalid output, asking once for a repair: %s", describe_error(e))
+                repaired, more = self._ask(system, repair_prompt(e), (("user", user), ("assistant", raw)), deadline)
+                spent += more
+                try:
+                    model = parse_output(repaired, language)
+                except ValueError as e2:
+                    raise LLMBadOutput(f"invalid output after one repair: {describe_error(e2)}") from e2
         self.cache.put(key, model.model_dump_json(), self.clock())
         return model, f"cache=miss tokens={spent}"
 

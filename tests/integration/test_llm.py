@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,19 @@ def test_the_daily_budget_stops_calls_and_logs_once(
     assert make_writer(openai, LLMCache(store), daily_token_budget=1000).write("x", "S", ARTICLE, "en").origin == (
         "extractive"
     )
+
+
+def test_writers_asking_at_once_cannot_all_pass_the_budget_check(
+    openai: FakeLLM, make_writer: MakeWriter, store: Store
+) -> None:
+    openai.say(*[brief_json("ko")] * 8, tokens=400, delay=0.3)
+    writer = make_writer(openai, LLMCache(store), daily_token_budget=1000, concurrency=8)
+    with ThreadPoolExecutor(8) as pool:  # eight stories break at once
+        briefs = list(pool.map(lambda i: writer.write(f"Story {i}", "S", f"Story {i}. " + ARTICLE, "ko"), range(8)))
+    # A call in flight holds its possible cost (a full answer): the others fall back meanwhile,
+    # instead of eight calls passing a check that had seen nothing spent yet (3,200 tokens).
+    assert LLMCache(store).tokens_today(TODAY) <= 1000 + 400
+    assert sum(b.origin == "llm" for b in briefs) == len(openai.requests) <= 3
 
 
 def test_the_input_is_capped_at_a_sentence(openai: FakeLLM, make_writer: MakeWriter) -> None:
