@@ -145,15 +145,12 @@ class StoryStore:
             out = []
             for s in stories:
                 items = db.execute(
-                    "SELECT source, weight, features FROM story_items WHERE story_id = ? ORDER BY rowid", (s["id"],)
+                    "SELECT si.source, si.weight, si.features, i.matches FROM story_items si"
+                    " JOIN items i ON i.id = si.item_id WHERE si.story_id = ? ORDER BY si.rowid",
+                    (s["id"],),
                 ).fetchall()
                 threads = db.execute(
                     "SELECT channel, parent_key FROM story_threads WHERE story_id = ?", (s["id"],)
-                ).fetchall()
-                matched = db.execute(
-                    "SELECT i.matches FROM story_items si JOIN items i ON i.id = si.item_id"
-                    " WHERE si.story_id = ? ORDER BY si.rowid",
-                    (s["id"],),
                 ).fetchall()
                 out.append(
                     StoredStory(
@@ -163,7 +160,7 @@ class StoryStore:
                         members=tuple(r["features"] for r in items if r["features"]),
                         outlets={r["source"]: r["weight"] for r in items},
                         parents={r["channel"]: r["parent_key"] for r in threads},
-                        topics=tuple(dict.fromkeys(m["topic"] for r in matched for m in json.loads(r["matches"]))),
+                        topics=tuple(dict.fromkeys(m["topic"] for r in items for m in json.loads(r["matches"]))),
                     )
                 )
         return out
