@@ -3,7 +3,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run once test lint bench eval clean
+DATA   ?= $(or $(NEWSALERT_SHARED_DATA),../shared/data)
+
+.PHONY: install run once test lint bench eval train clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,10 @@ bench: install  ## benchmarks print figures; they assert nothing
 eval: install  ## topic detection and story clustering on the labeled sets (eval/)
 	$(PY) bench/eval_topics.py
 	$(PY) bench/eval_clusters.py
+
+train: install  ## train config/topics.model.json from the labels in eval/ (their tuned-on part) and any LABELS=...
+	$(VENV)/bin/newsalert topics train eval/topics_labels.jsonl eval/outlets_topics.jsonl $(LABELS) \
+		--corpus $(DATA)/news_stream.jsonl --corpus $(DATA)/outlets_2026/items.jsonl --out config/topics.model.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

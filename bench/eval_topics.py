@@ -1,40 +1,39 @@
-"""Benchmark: precision and recall of the shipped topic rules on the labeled development set.
+"""Benchmark: topic detection on labelled news, tuned-on and held-out side by side, per language.
 
-The labels (eval/topics_labels.jsonl) hold only stream ids and topics; the text is read from
-../shared/data/news_stream.jsonl. Every labeled item runs through `service.detect.detect` with
-config/topics.yaml; the table gives TP/FP/FN, precision, recall and F1 per topic, then every
-false positive (with the words that matched) and false negative (with what each rule's groups
-hit, `-` for a group that missed, rules separated by `|`; or the veto that fired). A few fixed
-headlines, Korean included, are checked last. An optional argument names another topics file,
-to try rule changes before editing config/. Prints figures; asserts nothing.
+Two label sets (eval/README.md): the development set (eval/topics_labels.jsonl, 837 items of
+../shared/data/news_stream.jsonl, mostly Hacker News and lab blogs) and the outlet set
+(eval/outlets_topics.jsonl, ../shared/data/outlets_2026: TechCrunch, The Verge, VentureBeat, ZDNet,
+MIT Technology Review and AI타임스), whose lines carry the frozen split of bench/_outlets.py.
 
-The grey zone: the near misses (`service.detect.near_misses`) an optional LLM classifier would be
-asked about (`llm.classify`), per topic, and how many of them are labeled positives. The "upper
-bound" row is precision and recall if that classifier were perfect (every positive in the grey
-zone confirmed, every negative refused): a ceiling on what the LLM can add, not a measurement.
+Two layers are scored: the rules alone (config/topics.yaml) and the rules with the shipped model
+(config/topics.model.json, trained on the tuned-on labels only). Tuned-on columns: the rules
+in-sample (they were written against these items); the model out-of-fold (FOLDS-fold
+cross-validation: each item judged by a model trained without it, the way `topics train` trains).
+Held-out columns: items nobody tuned on. Only the tuned-on errors are printed: reading the
+held-out ones would be tuning on them. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
-from service.detect import CompiledTopic, Document, detect, near_misses
-from service.detect.rules import fold
-from service.settings import load_entities, load_topics
-
-ENTITIES = load_entities(Path(__file__).resolve().parents[1] / "config" / "entities.yaml")
+from bench._outlets import outlet_items
+from service import settings as config
+from service.detect import CompiledTopic, Document, TopicModel, detect, parse_model
+from service.detect.train import Example, examples, train
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ROOT / "eval" / "topics_labels.jsonl"
+FOLDS = 5
+ERRORS_SHOWN = 12
 
-# (headline, topics it must get, topics it may also get)
+# (headline, topics it must get, topics it may also get): the detection issue's seed headlines.
 HEADLINES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     (
         "Microsoft free to build own AGI after ending restrictive OpenAI deal",
@@ -56,122 +55,159 @@ HEADLINES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
 )
 
 
-@dataclass
-class Tally:
-    tp: int = 0
-    fp: list[tuple[dict[str, Any], str]] = field(default_factory=list)
-    fn: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+@dataclass(frozen=True)
+class Labelled:
+    item: dict[str, Any]
+    gold: frozenset[str]
+    column: str  # dev, tuned en, tuned ko, held-out en, held-out ko
+    line: dict[str, Any]  # the label line, as training reads it
 
-    grey: int = 0  # near misses: items the LLM classifier would be asked about
-    grey_positive: int = 0  # of which labeled with the topic
+    @property
+    def tuned(self) -> bool:
+        return not self.column.startswith("held-out")
 
-    def row(self, topic: str) -> str:
-        return _row(topic, self.tp, len(self.fp), len(self.fn))
-
-    def upper_bound_row(self, topic: str) -> str:
-        tp, fn = self.tp + self.grey_positive, len(self.fn) - self.grey_positive
-        return _row(topic, tp, len(self.fp), fn) + f"   grey zone {self.grey:3d}, {self.grey_positive:2d} positive"
-
-
-def _row(topic: str, tp: int, fp: int, fn: int) -> str:
-    p = tp / (tp + fp) if tp + fp else float("nan")
-    r = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return f"  {topic:<14} {tp:4d} {fp:4d} {fn:4d}   {p:6.3f} {r:6.3f} {f1:6.3f}"
+    def document(self) -> Document:
+        text = self.item.get("content_text") or self.item.get("text") or ""
+        return Document(self.item.get("title") or "", self.item.get("summary") or "", text)
 
 
-def _document(item: dict[str, Any]) -> Document:
-    return Document(item.get("title") or "", item.get("summary") or "", item.get("content_text") or "")
+COLUMNS = ("dev", "tuned en", "tuned ko", "held-out en", "held-out ko")
 
 
-def _load_jsonl(path: Path) -> list[dict[str, Any]]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _near_miss(topic: CompiledTopic, doc: Document) -> str:
-    """Why a topic did not match: the veto that fired, or for each rule the groups that hit (or '-')."""
-    folded = doc.folded()
-    if topic.exclude is not None:
-        for name, text in folded.items():
-            if veto := topic.exclude.search(text):
-                return f"vetoed by {veto.group(0)!r} in {name}"
-    rules = []
-    for rule in topic.rules:
-        hits = [next((h.group(0) for n in rule.fields if (h := g.search(folded[n]))), "-") for g in rule.groups]
-        rules.append(" + ".join(hits))
-    return " | ".join(rules)
+def load() -> list[Labelled]:
+    stream = {str(i["id"]): i for i in _jsonl(data_dir() / "news_stream.jsonl")}
+    out = [
+        Labelled(stream[str(r["id"])], frozenset(r["topics"]), "dev", r)
+        for r in _jsonl(ROOT / "eval" / "topics_labels.jsonl")
+        if str(r["id"]) in stream
+    ]
+    path = ROOT / "eval" / "outlets_topics.jsonl"
+    if path.exists():
+        outlets = {i["id"]: i for i in outlet_items()}
+        for r in _jsonl(path):
+            item = outlets[r["id"]]
+            split = "held-out" if r.get("split") == "held-out" else "tuned"
+            out.append(Labelled(item, frozenset(r["topics"]), f"{split} {item['lang']}", r))
+    return out
 
 
-def evaluate(topics: tuple[CompiledTopic, ...], labeled: Iterable[tuple[dict[str, Any], set[str]]]) -> dict[str, Tally]:
-    tallies = {t.id: Tally() for t in topics}
-    for item, gold in labeled:
-        doc = _document(item)
-        found = {m.topic: m for m in detect(topics, doc, ENTITIES)}
-        for near in near_misses(topics, doc, ENTITIES):
-            tallies[near.topic].grey += 1
-            tallies[near.topic].grey_positive += near.topic in gold
-        for topic in topics:
-            tally = tallies[topic.id]
-            if topic.id in found and topic.id in gold:
-                tally.tp += 1
-            elif topic.id in found:
-                tally.fp.append((item, ", ".join(found[topic.id].matched)))
-            elif topic.id in gold:
-                tally.fn.append((item, _near_miss(topic, doc)))
-    return tallies
+Judge = Callable[[Labelled], set[str]]
 
 
-def _print_errors(tallies: dict[str, Tally]) -> None:
-    for topic, tally in tallies.items():
-        for kind, rows in (("false positives", tally.fp), ("false negatives", tally.fn)):
-            if not rows:
-                continue
-            print(f"\n{topic}: {len(rows)} {kind}")
-            for item, words in rows:
-                title = " ".join((item.get("title") or "").split())
-                print(f"  {item['id']:>6}  {title[:72]:<72}  [{words}]")
+def out_of_fold(settings: config.Settings, data: Sequence[Labelled]) -> dict[int, set[str]]:
+    """Each tuned-on item's topics as judged by a model trained on the other folds."""
+    tuned = [i for i, d in enumerate(data) if d.tuned]
+    lines = [(f"{d.column}:{i}", d.line) for i, d in enumerate(data) if d.tuned]
+    corpus = {str(d.line["id"]): d.item for d in data}
+    everything = examples(lines, corpus, settings.topics, settings.entities)
+    ids = [t.id for t in settings.topics]
+    out: dict[int, set[str]] = {}
+    for fold in range(FOLDS):
+        held = {i for k, i in enumerate(tuned) if k % FOLDS == fold}
+        rest: list[Example] = [e for k, e in zip(tuned, everything, strict=True) if k not in held]
+        raw, _ = train(rest, ids)
+        model = parse_model(raw, f"fold {fold}")
+        for i in held:
+            out[i] = _topics(settings, model, data[i])
+    return out
 
 
-def _check_headlines(topics: tuple[CompiledTopic, ...]) -> None:
-    print("\nheadlines:")
+def _topics(settings: config.Settings, model: TopicModel | None, d: Labelled) -> set[str]:
+    return {m.topic for m in detect(settings.topics, d.document(), settings.entities, model)}
+
+
+def _cell(tp: int, fp: int, fn: int) -> str:
+    if tp + fp + fn == 0:
+        return f"{'-':>18}"
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    return f"{p:.2f} {r:.2f} {f1:.2f} ({tp + fn:3d})"
+
+
+def _counts(data: Sequence[Labelled], predicted: dict[int, set[str]], topic: str, keep: Callable[[Labelled], bool]):
+    tp = fp = fn = 0
+    for i, d in enumerate(data):
+        if not keep(d):
+            continue
+        got, want = topic in predicted[i], topic in d.gold
+        tp, fp, fn = tp + (got and want), fp + (got and not want), fn + (want and not got)
+    return tp, fp, fn
+
+
+def table(
+    title: str, data: Sequence[Labelled], predicted: dict[int, set[str]], topics: Sequence[CompiledTopic]
+) -> None:
+    print(f"\n{title}\n  cells: precision recall F1 (labelled positives)")
+    print(f"  {'topic':<14}" + "".join(f"{c:>22}" for c in COLUMNS) + f"{'F1 tuned-held':>16}")
+    for t in topics:
+        cells = [_cell(*_counts(data, predicted, t.id, lambda d, c=c: d.column == c)) for c in COLUMNS]
+        tuned = _f1(*_counts(data, predicted, t.id, lambda d: d.tuned and d.column != "dev"))
+        held = _f1(*_counts(data, predicted, t.id, lambda d: not d.tuned))
+        gap = f"{tuned - held:+.2f}" if tuned == tuned and held == held else "-"
+        print(f"  {t.id:<14}" + "".join(f"{c:>22}" for c in cells) + f"{gap:>16}")
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+
+
+def errors(data: Sequence[Labelled], predicted: dict[int, set[str]], topics: Sequence[CompiledTopic]) -> None:
+    print("\nerrors of rules + model on the tuned-on outlet items (out-of-fold; held-out errors are not shown)")
+    for t in topics:
+        for kind, wrong in (("false positives", (True, False)), ("misses", (False, True))):
+            rows = [
+                d
+                for i, d in enumerate(data)
+                if d.tuned and d.column != "dev" and (t.id in predicted[i], t.id in d.gold) == wrong
+            ]
+            if rows:
+                print(f"  {t.id} {kind}: {len(rows)}")
+                for d in rows[:ERRORS_SHOWN]:
+                    print(f"    {d.item['id']:>10}  {' '.join(d.item['title'].split())[:100]}")
+
+
+def headlines(settings: config.Settings) -> None:
+    print("\nseed headlines (rules + model):")
     for headline, must, may in HEADLINES:
-        got = {m.topic for m in detect(topics, Document(headline), ENTITIES)}
+        got = {m.topic for m in detect(settings.topics, Document(headline), settings.entities, settings.model)}
         missing, extra = must - got, got - must - may
         verdict = "ok" if not missing and not extra else "MISS"
-        detail = "".join([f" missing {sorted(missing)}" if missing else "", f" extra {sorted(extra)}" if extra else ""])
-        print(f"  {verdict:<4} {headline}\n       got {sorted(got) or '[]'}{detail}")
+        print(f"  {verdict:<4} {headline}  -> {sorted(got)}")
 
 
-def main(argv: list[str]) -> None:
-    stream_path = data_dir() / "news_stream.jsonl"
-    if not stream_path.exists():
-        print(f"skipped: no stream at {stream_path}")
+def main() -> None:
+    if not (data_dir() / "news_stream.jsonl").exists():
+        print(f"skipped: no shared data at {data_dir()}")
         return
-    topics = load_topics(Path(argv[0]) if argv else ROOT / "config" / "topics.yaml", ENTITIES)
-    stream = {item["id"]: item for item in _load_jsonl(stream_path)}
-    labels = _load_jsonl(LABELS)
-    labeled = [(stream[row["id"]], set(row["topics"])) for row in labels if row["id"] in stream]
-    korean = sum(1 for item, _ in labeled if any("\uac00" <= ch <= "\ud7a3" for ch in fold(item["title"])))
+    settings = config.load(ROOT / "config", env={})
+    data = load()
     print(
-        f"topic detection: {len(labeled)} labeled items ({len(labels) - len(labeled)} ids not in the stream), "
-        f"{korean} with a Korean headline"
+        f"topic detection: {len(data)} labelled items: "
+        + ", ".join(f"{c} {sum(d.column == c for d in data)}" for c in COLUMNS)
     )
-    print(
-        "  positives: "
-        + ", ".join(f"{t.id} {sum(t.id in g for _, g in labeled)}" for t in topics)
-        + f", none {sum(not g for _, g in labeled)}"
+    print("  positives: " + ", ".join(f"{t.id} {sum(t.id in d.gold for d in data)}" for t in settings.topics))
+    rules = {i: _topics(settings, None, d) for i, d in enumerate(data)}
+    table("rules alone (tuned-on columns in-sample)", data, rules, settings.topics)
+    if settings.model is None:
+        print("\nno topic model in config/: `make train` makes one")
+        return
+    layered = {i: _topics(settings, settings.model, d) for i, d in enumerate(data) if not d.tuned}
+    layered.update(out_of_fold(settings, data))
+    table(
+        f"rules + model {settings.model.id} (tuned-on columns out-of-fold, {FOLDS} folds)",
+        data,
+        layered,
+        settings.topics,
     )
-    tallies = evaluate(topics, labeled)
-    print(f"\n  {'topic':<14} {'TP':>4} {'FP':>4} {'FN':>4}   {'prec':>6} {'recall':>6} {'F1':>6}")
-    for topic, tally in tallies.items():
-        print(tally.row(topic))
-    print("\n  upper bound with a perfect LLM classifier on the grey zone (near misses); not a measurement")
-    for topic, tally in tallies.items():
-        print(tally.upper_bound_row(topic))
-    _print_errors(tallies)
-    _check_headlines(topics)
+    headlines(settings)
+    errors(data, layered, settings.topics)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

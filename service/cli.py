@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from service import app, logs, opml, replay
 from service import settings as config
-from service.deliver.blocks import console_text, explain, fallback_text, render
+from service.deliver.blocks import console_text, fallback_text, render
 from service.deliver.console import ConsoleDeliverer
+from service.deliver.text import explain
 from service.detect import Document, detect
 from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     replay = topics_sub.add_parser("test", help="print what TOPIC would have alerted on the stored history")
     replay.add_argument("topic", help="a topic id from topics.yaml")
     replay.add_argument("--since", default="7d", help="how far back to replay (e.g. 24h, 7d; default 7d)")
+    train = topics_sub.add_parser("train", help="train the topic model (the learned layer) from label files")
+    train.add_argument("labels", type=Path, nargs="+", help='JSON-lines label files ({"id"|"title",..., "topics"})')
+    train.add_argument("--corpus", type=Path, action="append", default=[], help="items that label ids refer to")
+    train.add_argument("--out", type=Path, help="the model file to write (default: the configured topic_model)")
+    train.add_argument("--held-out", action="store_true", help='also train on lines marked "split": "held-out"')
     rep = sub.add_parser("replay", help="replay a JSON-lines file of items through the pipeline, on their own clock")
     rep.add_argument("file", type=Path, help="lines of {title, link, published, summary, text, feed_title}")
     rep.add_argument("--day", help="only items published on this UTC day (YYYY-MM-DD)")
@@ -104,7 +110,13 @@ def cmd_check(_: argparse.Namespace, settings: config.Settings) -> int:
         print(f"  {s.name:<40} {s.kind:<5} {_cadence(s):<22} {s.url}")
     print(f"\ntopics ({len(settings.topics)}):")
     for t in settings.topics:
-        print(f"  {t.id:<16} {len(t.rules)} rule(s), min score {t.min_score:g}: {t.description[:70]}")
+        layer = "rules + model" if settings.model and settings.model.covers(t.id) else "rules"
+        print(f"  {t.id:<16} {len(t.rules)} rule(s), {layer}, min score {t.min_score:g}: {t.description[:60]}")
+    if settings.model:
+        m = settings.model
+        print(f"topic model {m.id} (trained {m.trained}): covers {', '.join(m.topics)}; {len(m.weights)} features")
+    else:
+        print("topic model: none (rules alone; `newsalert topics train` makes one)")
     print(f"\nroutes (default {slack.default_channel}):")
     for topic, channel in slack.routes.items():
         print(f"  {topic:<16} -> {channel}")
@@ -169,6 +181,8 @@ def _match_json(m: Match) -> dict[str, Any]:
     out: dict[str, Any] = {"id": m.topic, "score": m.score, "matched": list(m.matched)}
     if m.event:
         out.update(event=m.event, evidence=m.evidence)
+    if m.model:
+        out.update(model=m.model)
     return out
 
 
@@ -189,7 +203,7 @@ def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
                 str(row.get("summary") or ""),
                 str(row.get("text") or row.get("content_text") or ""),
             )
-            topics = [_match_json(m) for m in detect(settings.topics, doc, settings.entities)]
+            topics = [_match_json(m) for m in detect(settings.topics, doc, settings.entities, settings.model)]
             print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
     return 0
 
@@ -226,6 +240,46 @@ def cmd_preview(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
+    if args.topics_command == "train":
+        return cmd_train(args, settings)
+    return cmd_topics_test(args, settings)
+
+
+def _json_lines(path: Path) -> list[tuple[str, Any]]:
+    """(place, object) per non-blank line of a JSON-lines file."""
+    out = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                try:
+                    out.append((f"{path.name}:{number}", json.loads(line)))
+                except (json.JSONDecodeError, RecursionError) as e:
+                    raise NewsalertError(f"{path}:{number}: not JSON ({e})") from e
+    return out
+
+
+def cmd_train(args: argparse.Namespace, settings: config.Settings) -> int:
+    """`topics train LABELS...`: fit the learned layer and write the model file."""
+    from service.detect import train
+
+    corpus = {str(row.get("id")): row for path in args.corpus for _, row in _json_lines(path) if isinstance(row, dict)}
+    lines = [pair for path in args.labels for pair in _json_lines(path)]
+    data = train.examples(lines, corpus, settings.topics, settings.entities, held_out=args.held_out)
+    model, report = train.train(data, [t.id for t in settings.topics])
+    out = args.out or settings.model_path
+    if out is None:
+        raise ConfigError("settings.yaml: topic_model is off; give --out FILE")
+    out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    for topic, line in report.items():
+        print(f"  {topic:<16} {line}")
+    size = out.stat().st_size
+    print(
+        f"wrote {out}: model {model['id']}, {len(model['features'])} features, {size / 1024:.0f} KiB, {len(data)} examples"
+    )
+    return 0
+
+
+def cmd_topics_test(args: argparse.Namespace, settings: config.Settings) -> int:
     """`topics test TOPIC`: the stored items of the window, matched against the current rules."""
     topic = next((t for t in settings.topics if t.id == args.topic), None)
     if topic is None:
@@ -238,7 +292,10 @@ def cmd_topics(args: argparse.Namespace, settings: config.Settings) -> int:
         items = ctx.store.items_since(since)
     hits = 0
     for item in items:
-        match = next(iter(detect([topic], Document(item.title, item.summary, item.content), settings.entities)), None)
+        doc = Document(item.title, item.summary, item.content)
+        match = next(
+            (m for m in detect(settings.topics, doc, settings.entities, settings.model) if m.topic == topic.id), None
+        )
         if match is None:
             continue
         hits += 1

@@ -120,6 +120,7 @@ class Match:
     matched: tuple[str, ...]
     event: str | None = None  # e.g. "partnership: Microsoft + OpenAI (renegotiated)"
     evidence: str | None = None  # the sentence the event was read from
+    model: str | None = None  # the learned layer's verdict, e.g. "model 0.93 (headline 'raises' +1.2, ...)"
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,7 @@ def analyze(ctx: Context, source: Source, item: Item) -> tuple[Item, tuple[Match
         scan = Scan(doc)
         key = canonical_url(article.canonical_url) if article.canonical_url else item.canonical_url
         item = replace(item, published=item.published or article.published, canonical_url=key)
-    matches = detect(topics, scan, ctx.settings.entities)
+    matches = detect(topics, scan, ctx.settings.entities, ctx.settings.model)
     if ctx.classifier is not None:  # llm.classify: a second opinion on near misses
         near = near_misses(topics, scan, ctx.settings.entities, ctx.classifier.margin)
         matches += confirm(ctx.classifier, topics, doc, near)

@@ -257,6 +257,7 @@ class SettingsFile(_Strict):
     health_threshold: int = Field(3, ge=1)
     outbox_max_pending: int = Field(10_000, ge=10)
     language: str = Field("en", pattern=r"^[a-z]{2,3}$")
+    topic_model: str | None = "topics.model.json"  # relative to the config directory; null: rules only
     llm: LLMSection = Field(default_factory=LLMSection)
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)

@@ -9,6 +9,7 @@ Untrusted YAML goes through the pydantic models of `schema`; every error names i
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from service.detect import CompiledTopic, Entities, compile_entities, compile_topics
+from service.detect import CompiledTopic, Entities, TopicModel, compile_entities, compile_topics, parse_model
 from service.digest import ChannelPolicy
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
@@ -75,6 +76,8 @@ class Settings:
     sources: tuple[Source, ...]
     topics: tuple[CompiledTopic, ...]
     entities: Entities = field(default_factory=lambda: compile_entities({}))
+    model: TopicModel | None = None  # the learned layer over the rules (topics.model.json), if any
+    model_path: Path | None = None  # where it is read from (and `topics train` writes); None: rules only
     fetch: FetchSettings = FetchSettings()
     slack: SlackSettings = SlackSettings()
     first_poll_window: float = 24 * 3600
@@ -192,6 +195,26 @@ def load_topics(path: Path, entities: Entities | None = None) -> tuple[CompiledT
     return topics
 
 
+MODEL_MAX_BYTES = 64 * 1024 * 1024
+
+
+def load_model(path: Path, required: bool = False) -> TopicModel | None:
+    """The topic model file; None when it is absent (rules alone) unless the settings named it."""
+    try:
+        if path.stat().st_size > MODEL_MAX_BYTES:
+            raise ConfigError(f"{path.name}: larger than {MODEL_MAX_BYTES >> 20} MiB; not a topic model")
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError as e:
+        if required:
+            raise ConfigError(f"settings.yaml: topic_model: {path} not found (run `newsalert topics train`)") from e
+        return None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(f"{path.name}: not valid JSON ({e})") from e
+    return parse_model(raw, path.name)
+
+
 def _secret(env: Mapping[str, str], name: str) -> str | None:
     """A token or key from the environment, or from the file `{name}_FILE` names (a BOM and
     surrounding whitespace dropped). It goes into HTTP headers, so it must be printable ASCII;
@@ -217,6 +240,8 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
     main: SettingsFile = _validate(SettingsFile, main_path, _load_yaml(main_path) if main_path.exists() else {})
     entities = load_entities(config_dir / "entities.yaml")
     topics = load_topics(config_dir / "topics.yaml", entities)
+    model_path = config_dir / main.topic_model if main.topic_model else None
+    model = load_model(model_path, required="topic_model" in main.model_fields_set) if model_path else None
     routed = set(main.slack.routes) - {t.id for t in topics}
     if routed:
         raise ConfigError(f"settings.yaml: slack.routes: unknown topic(s): {', '.join(sorted(routed))}")
@@ -234,6 +259,8 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         sources=load_sources(config_dir, (main.default_interval, main.min_interval, main.max_interval)),
         topics=topics,
         entities=entities,
+        model=model,
+        model_path=model_path,
         fetch=FetchSettings(**main.fetch.model_dump()),
         slack=SlackSettings(
             default_channel=main.slack.default_channel,

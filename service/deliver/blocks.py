@@ -23,8 +23,8 @@ from service.deliver.story_blocks import (
     render_reply,
     reply_text,
 )
-from service.deliver.text import TITLE_LIMIT, cut, escape, label, link_target
-from service.models import Alert, Brief, Match
+from service.deliver.text import TITLE_LIMIT, cut, escape, explain, label, link_target
+from service.models import Alert, Brief
 
 SECTION_LIMIT = 3000
 SENTENCE_LIMIT = 600
@@ -33,12 +33,6 @@ CONSOLE = {"reply": console_reply, "update": console_update, "digest": console_d
 
 def when(alert: Alert) -> str:
     return alert.published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if alert.published else "time unknown"
-
-
-def explain(m: Match) -> str:
-    """Why a topic matched, as plain text: `Microsoft + OpenAI (ended); matched Microsoft, deal`."""
-    event = m.event.split(": ", 1)[-1] + "; " if m.event else ""
-    return f"{event}matched {', '.join(m.matched)}" if event else ", ".join(m.matched)
 
 
 def topics_line(alert: Alert) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from service.deliver.text import cut, escape, label, link_target
+from service.deliver.text import cut, escape, explain, label, link_target
 from service.models import Brief, Match
 from service.summarize.brief import Headings, headings
 
@@ -87,9 +87,7 @@ def _origin_line(brief: Brief, url: str, source: str, published: datetime | None
 
 
 def topics_text(matches: Sequence[Match], h: Headings) -> str:
-    parts = [
-        f"*{m.topic}* ({m.event.split(': ', 1)[-1] + '; ' if m.event else ''}{', '.join(m.matched)})" for m in matches
-    ]
+    parts = [f"*{m.topic}* ({explain(m)})" for m in matches]
     return fit(f"{h.topics}: " + " · ".join(parts), CONTEXT_TEXT_LIMIT * 3)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.models import Match
+
 TITLE_LIMIT = 250
 
 
@@ -27,3 +29,10 @@ def link_target(url: str) -> str:
 def label(title: str) -> str:
     # `|` cannot be escaped inside a link label; a look-alike keeps the headline readable.
     return escape(cut(title, TITLE_LIMIT)).replace("|", "¦")
+
+
+def explain(m: Match) -> str:
+    """Why a topic matched, as plain text: `Microsoft + OpenAI (ended); matched Microsoft, deal; model 0.93 (...)`."""
+    event = m.event.split(": ", 1)[-1] + "; " if m.event else ""
+    words = f"{event}matched {', '.join(m.matched)}" if event else ", ".join(m.matched)
+    return f"{words}; {m.model}" if m.model else words

@@ -2,6 +2,7 @@
 
 from service.detect.entities import Entities, compile_entities
 from service.detect.match import detect
+from service.detect.model import TopicModel, Verdict, parse_model
 from service.detect.near import near_misses
 from service.detect.rules import CompiledTopic, Document, Scan, compile_topics, may_match
 
@@ -10,9 +11,12 @@ __all__ = [
     "Document",
     "Entities",
     "Scan",
+    "TopicModel",
+    "Verdict",
     "compile_entities",
     "compile_topics",
     "detect",
     "may_match",
     "near_misses",
+    "parse_model",
 ]

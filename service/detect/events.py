@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from service.detect.entities import Entities, Mention
+from service.detect.orgs import unlisted_orgs
 
 KINDS = ("partnership", "funding", "acquisition")
 _SENTENCE = re.compile(r"(?<=[.!?。])\s+|\n+")
@@ -23,9 +24,12 @@ _DEAL = re.compile(
     r"제약 해제|독점|협상"
 )
 _ACQUIRE = re.compile(r"acquir\w*|acquisition|\bbuys\b|\bbought\b|to buy\b|merger|merges? with|takeover|인수|합병")
-_RAISE = re.compile(r"\brais\w*|funding|valuation|valued at|\bipo\b|tender offer|투자 ?유치|펀딩|기업 ?가치|밸류에이션")
+_RAISE = re.compile(
+    r"\brais\w*|funding|valuation|valued at|\bipo\b|tender offer|stealth|\b(?:lands|landed|secures|secured|nabs|snags|bags)\b|"
+    r"투자 ?유치|펀딩|기업 ?가치|밸류에이션"
+)
 _INVEST = re.compile(r"\binvest\w*|investment")
-_MONEY = re.compile(
+MONEY = re.compile(
     r"(?:us\$|[$€£₩])\s?(\d[\d,]*(?:\.\d+)?)\s?(trillion|billion|million|tn|bn|b|m|k)?\b"
     r"|(\d[\d,]*(?:\.\d+)?)\s?(조|억)\s?(원|달러)?"
 )
@@ -69,11 +73,21 @@ def _sentences(folded: str, original: str) -> Iterator[tuple[str, str]]:
 
 
 def _distinct(mentions: list[Mention]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(m.name for m in mentions))
+    return tuple(dict.fromkeys(m.name for m in sorted(mentions, key=lambda m: m.start)))
+
+
+def _organizations(folded: str, original: str, entities: Entities) -> tuple[str, ...]:
+    """The organizations a sentence names, listed (entities.yaml) or read from its wording
+    (`service.detect.orgs`), in the order they appear."""
+    mentions = entities.find(folded)
+    for name in unlisted_orgs(original, entities):
+        at = original.find(name)
+        mentions.append(Mention(name, at, at + len(name)))
+    return _distinct(mentions)
 
 
 def _amount(sentence: str) -> str | None:
-    m = _MONEY.search(sentence)
+    m = MONEY.search(sentence)
     if m is None:
         return None
     if m.group(1):
@@ -94,7 +108,7 @@ def _round(sentence: str) -> str | None:
 
 
 def _in_sentence(folded: str, original: str, entities: Entities) -> Iterator[Event]:
-    orgs = _distinct(entities.find(folded))
+    orgs = _organizations(folded, original, entities)
     if not orgs:
         return
     if len(orgs) >= 2 and _ACQUIRE.search(folded):

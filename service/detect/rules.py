@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +60,8 @@ class Rule:
     fields: tuple[str, ...]
     weight: float
     within: int | None = None  # every group's hit within this many words of the first group's, in one field
+    force: bool = False  # its match alerts whatever the learned layer says (see match.py)
+    key: str = ""  # a short stable name: the hash of what it matches and where (the learned layer's feature)
 
 
 EVENT_KINDS = ("partnership", "funding", "acquisition")
@@ -74,6 +77,7 @@ class CompiledTopic:
     event: str | None = None  # an event kind that explains this topic's matches (see match.py)
     event_alone: bool = False  # the event matches the topic even when no rule does
     priority: float = 1.0  # weighs a story's importance (digest rank, route thresholds)
+    exclude_fields: tuple[str, ...] = FIELDS  # where the `none:` veto looks (`none_in:`)
 
 
 def _edge(ch: str) -> bool:
@@ -178,7 +182,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> Rule:
-    unknown = set(raw) - {"any", "all", "in", "weight", "within"}
+    unknown = set(raw) - {"any", "all", "in", "weight", "within", "force"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("any" in raw) == ("all" in raw):
@@ -198,7 +202,12 @@ def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str
     within = raw.get("within")
     if within is not None and (not isinstance(within, int) or isinstance(within, bool) or within < 1):
         raise ConfigError(f"{where}.within: a number of words (1 or more), got {within!r}")
-    return Rule(groups, tuple(fields), _number(raw, "weight", 1.0, where), within)
+    force = raw.get("force", False)
+    if not isinstance(force, bool):
+        raise ConfigError(f"{where}.force: true or false, got {force!r}")
+    text = "\x1f".join([*(g.pattern for g in groups), *fields, str(within)])
+    key = hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+    return Rule(groups, tuple(fields), _number(raw, "weight", 1.0, where), within, force, key)
 
 
 def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> CompiledTopic:
@@ -216,6 +225,10 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
     if not rules:
         raise ConfigError(f"{where}: a topic needs `any` terms or `rules`")
     exclude = _group(raw["none"], lists, f"{where}.none") if raw.get("none") else None
+    none_in = raw.get("none_in", list(FIELDS))
+    none_in = [none_in] if isinstance(none_in, str) else none_in
+    if not isinstance(none_in, list) or not none_in or any(f not in FIELDS for f in none_in):
+        raise ConfigError(f"{where}.none_in: a list of fields ({', '.join(FIELDS)}), got {none_in!r}")
     event = raw.get("event")
     if event is not None and event not in EVENT_KINDS:
         raise ConfigError(f"{where}.event: {event!r} is not one of {', '.join(EVENT_KINDS)}")
@@ -224,6 +237,7 @@ def compile_topic(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], wh
         description=str(raw.get("description", "")),
         rules=tuple(rules),
         exclude=exclude,
+        exclude_fields=tuple(none_in),
         min_score=_number(raw, "min_score", 1.0, where),
         event=event,
         event_alone=bool(raw.get("event_alone", False)),
@@ -257,6 +271,7 @@ class Scan:
         self.document = document
         self.folded = document.folded()
         self._hits: dict[tuple[int, str], re.Match[str] | None] = {}
+        self._rules: dict[int, tuple[list[str], bool] | None] = {}
         self._originals: dict[str, str] | None = None
 
     def search(self, group: re.Pattern[str], field: str) -> re.Match[str] | None:
@@ -264,6 +279,14 @@ class Scan:
         if key not in self._hits:
             self._hits[key] = group.search(self.folded[field])
         return self._hits[key]
+
+    def rule(self, rule: Rule) -> tuple[list[str], bool] | None:
+        """`rule_hits` of a compiled topic's rule, once per document (detection and the learned
+        layer both read it). Keyed by identity: only for rules that outlive the scan."""
+        key = id(rule)
+        if key not in self._rules:
+            self._rules[key] = rule_hits(rule, self)
+        return self._rules[key]
 
     def originals(self) -> dict[str, str]:
         if self._originals is None:
@@ -274,7 +297,7 @@ class Scan:
         return _quote(hit, self.folded[field], self.originals()[field])
 
     def vetoed(self, topic: CompiledTopic) -> bool:
-        return topic.exclude is not None and any(self.search(topic.exclude, name) for name in FIELDS)
+        return topic.exclude is not None and any(self.search(topic.exclude, name) for name in topic.exclude_fields)
 
 
 def _near_hits(rule: Rule, scan: Scan, within: int) -> tuple[list[str], bool] | None:
@@ -318,7 +341,7 @@ def raw_score(topic: CompiledTopic, scan: Scan) -> tuple[float, tuple[str, ...]]
     scores: list[float] = []
     words: list[str] = []
     for rule in topic.rules:
-        hits = rule_hits(rule, scan)
+        hits = scan.rule(rule)
         if hits is None:
             continue
         scores.append(rule.weight * (TITLE_BONUS if hits[1] else 1.0))
@@ -326,6 +349,11 @@ def raw_score(topic: CompiledTopic, scan: Scan) -> tuple[float, tuple[str, ...]]
     if not scores:
         return None
     return max(scores) + EXTRA_RULE * (len(scores) - 1), tuple(words)
+
+
+def forced(topic: CompiledTopic, scan: Scan) -> bool:
+    """A rule marked `force: true` matched (the veto aside)."""
+    return any(rule.force and scan.rule(rule) is not None for rule in topic.rules)
 
 
 def score(topic: CompiledTopic, scan: Scan) -> Match | None:

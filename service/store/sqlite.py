@@ -44,7 +44,8 @@ def alert_from_json(text: str) -> Alert:
     data = json.loads(text)
     data["published"] = _dt(data["published"])
     data["matches"] = tuple(
-        Match(m["topic"], m["score"], tuple(m["matched"]), m.get("event"), m.get("evidence")) for m in data["matches"]
+        Match(m["topic"], m["score"], tuple(m["matched"]), m.get("event"), m.get("evidence"), m.get("model"))
+        for m in data["matches"]
     )
     data["summary"] = tuple(data["summary"])
     data["brief"] = Brief.from_dict(data["brief"]) if data.get("brief") else None

@@ -33,7 +33,14 @@ def events(title: str, summary: str = "") -> list[str]:
             "Nvidia to invest up to $100 billion in OpenAI as part of data center deal",
             ["partnership: NVIDIA + OpenAI", "funding: OpenAI, $100B"],
         ),
-        ("Salesforce to acquire Informatica and Slack deal closes", []),  # one known organization only
+        # an organization the list lacks, read from its place in the sentence (service.detect.orgs)
+        (
+            "Salesforce to acquire Informatica and Slack deal closes",
+            [
+                "acquisition: Salesforce buys Informatica",
+                "partnership: Salesforce + Informatica",
+            ],
+        ),
         ("Google to buy Wiz-like startup; Alphabet confirms", []),  # two aliases of one organization
         ("마이크로소프트, 오픈AI와의 제약 해제 후 자체 AGI 개발", ["partnership: Microsoft + OpenAI (ended)"]),
         ("앤트로픽, 시리즈 F로 130억 달러 투자 유치", ["funding: Anthropic, 130억 달러, Series F"]),
@@ -43,8 +50,10 @@ def events(title: str, summary: str = "") -> list[str]:
         ("삼성, 암 진단 AI 협력 확대", []),
         (
             "SoftBank buys Ampere. Arm and SoftBank extend their chip pact.",
-            ["partnership: Arm + SoftBank (extended)"],
+            ["acquisition: SoftBank buys Ampere", "partnership: Arm + SoftBank (extended)"],
         ),
+        ("Start-up Quill emerges from stealth with $15M", ["funding: Quill, $15M"]),
+        ("(주)알파테크, 시리즈 B 150억 원 투자 유치", ["funding: 알파테크, 150억 원, Series B"]),
         (
             "SoftBank agrees to buy Arm in a $32 billion deal",
             ["acquisition: SoftBank buys Arm", "partnership: SoftBank + Arm"],
