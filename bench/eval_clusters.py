@@ -6,8 +6,13 @@ The labels (eval/story_clusters.jsonl) hold only stream ids and story slugs; the
 merges any other story it also matched) or starts a new one. Term weights (IDF) come from the whole
 20k-item stream, standing in for the store's recent items. Prints pairwise and B-cubed
 precision/recall/F1, predicted vs true stories, the alert reduction (predicted stories per item),
-then every predicted story that mixes true ones, with the reason of each join, and every true story
-that was split. `--sweep` adds the figures for a range of thresholds. Asserts nothing.
+then (with `--errors`) every predicted story that mixes true ones, with the reason of each join, and
+every true story that was split. `--sweep` adds the figures for a range of thresholds.
+
+First, the outlet windows (eval/outlets_stories.jsonl, ../shared/data/outlets_2026): every item of
+each window replayed in time order, pairwise figures per window and per language pair (en-en,
+en-ko, ko-ko); `--errors` prints the errors of the tuned-on windows only (reading the held-out
+ones would be tuning on them). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
+from bench._outlets import STORY_WINDOWS, outlet_items
 from service.cluster import (
     CLOSE_CALLS,
     THRESHOLD,
@@ -35,6 +41,7 @@ from service.cluster import (
     Story,
     StoryMatch,
     close_calls,
+    index_terms,
     matches,
 )
 from service.cluster import features as item_features
@@ -43,6 +50,7 @@ from service.sources._dates import parse_date
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "eval" / "story_clusters.jsonl"
+OUTLET_LABELS = ROOT / "eval" / "outlets_stories.jsonl"
 ENTITIES = load_entities(ROOT / "config" / "entities.yaml")
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)  # the stream is a fixed snapshot: accept every real date
 
@@ -75,9 +83,12 @@ def _published(item: dict[str, Any]) -> datetime:
 
 
 def background_idf(stream: Iterable[dict[str, Any]]) -> DocumentFrequencies:
+    """Term counts over the items, as the daemon's StoryBook.observe counts every item it sees."""
     idf = DocumentFrequencies()
     for item in stream:
-        idf.add(item_features(item.get("title") or "", _lead(item), FAR_FUTURE))
+        idf.docs += 1
+        for term in index_terms(item.get("title") or "", _lead(item), ENTITIES):
+            idf.df[term] = idf.df.get(term, 0) + 1
     return idf
 
 
@@ -184,7 +195,18 @@ def _print_splits(gold: dict[int, str], run: Replay, stream: dict[int, dict[str,
             print("    - " + " | ".join(f"{i} {_title(stream[i])[:60]}" for i in members))
 
 
-def report(gold: dict[int, str], run: Replay, stream: dict[int, dict[str, Any]], threshold: float) -> None:
+def report(
+    gold: dict[Any, str],
+    run: Replay,
+    stream: dict[Any, dict[str, Any]],
+    threshold: float,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> None:
+    if quiet:
+        _print_merges(gold, run, stream)
+        _print_splits(gold, run, stream)
+        return
     pp, pr, pf = pairwise(gold, run.predicted)
     bp, br, bf = bcubed(gold, run.predicted)
     true_stories, predicted_stories = len(set(gold.values())), len(set(run.predicted.values()))
@@ -198,8 +220,9 @@ def report(gold: dict[int, str], run: Replay, stream: dict[int, dict[str, Any]],
         f"(true {true_stories / len(gold):.3f}; one alert per item would be 1.000)"
     )
     print(f"  time       {run.seconds * 1000 / len(gold):.2f} ms per item")
-    _print_merges(gold, run, stream)
-    _print_splits(gold, run, stream)
+    if verbose:
+        _print_merges(gold, run, stream)
+        _print_splits(gold, run, stream)
 
 
 def sweep(gold: dict[int, str], items: list[dict[str, Any]], idf: DocumentFrequencies) -> None:
@@ -220,14 +243,66 @@ def main(argv: list[str]) -> None:
         return
     stream_items = _load_jsonl(stream_path)
     stream = {item["id"]: item for item in stream_items}
+    outlets = list(outlet_items()) if OUTLET_LABELS.exists() else []
+    idf = background_idf([*stream_items, *outlets])
+    if outlets:
+        outlet_windows(outlets, idf, verbose="--errors" in argv)
     gold = {row["id"]: row["story"] for row in _load_jsonl(LABELS) if row["id"] in stream}
     items = [stream[i] for i in gold]
-    idf = background_idf(stream_items)
-    print(f"same-story clustering: {len(gold)} labeled items, IDF over {idf.docs} stream items")
-    report(gold, replay(items, idf, THRESHOLD, WINDOW_HOURS), stream, THRESHOLD)
+    print(f"\ndevelopment set (eval/story_clusters.jsonl): {len(gold)} labeled items, IDF over {idf.docs} items")
+    report(gold, replay(items, idf, THRESHOLD, WINDOW_HOURS), stream, THRESHOLD, verbose="--errors" in argv)
     if "--sweep" in argv:
         sweep(gold, items, idf)
     _judged(gold, items, idf, argv)
+
+
+def _pair_kind(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return "-".join(sorted((a.get("lang") or "en", b.get("lang") or "en")))
+
+
+def _pair_counts(gold: dict[Any, str], predicted: dict[Any, str], items: dict[Any, dict[str, Any]]) -> Counter[str]:
+    """True, predicted and correct same-story pairs, by language pair (en-en, en-ko, ko-ko)."""
+    counts: Counter[str] = Counter()
+    for a, b in combinations(sorted(gold), 2):
+        kind = _pair_kind(items[a], items[b])
+        same, said = gold[a] == gold[b], predicted[a] == predicted[b]
+        counts[f"{kind} true"] += same
+        counts[f"{kind} said"] += said
+        counts[f"{kind} right"] += same and said
+    return counts
+
+
+def _prf_cell(counts: Counter[str], kinds: tuple[str, ...]) -> str:
+    right = sum(counts[f"{k} right"] for k in kinds)
+    said = sum(counts[f"{k} said"] for k in kinds)
+    true = sum(counts[f"{k} true"] for k in kinds)
+    if not true and not said:
+        return f"{'-':>22}"
+    p, r, f = _prf(right, said, true)
+    return f"{p:.2f} {r:.2f} {f:.2f} ({true:4d})"
+
+
+def outlet_windows(outlets: list[dict[str, Any]], idf: DocumentFrequencies, verbose: bool) -> None:
+    """The outlet windows of eval/outlets_stories.jsonl, each replayed on its own, in time order."""
+    labels = _load_jsonl(OUTLET_LABELS)
+    by_id = {item["id"]: item for item in outlets}
+    print("same-story clustering on outlet news (eval/outlets_stories.jsonl), every item of each window")
+    print("  cells: pairwise precision recall F1 (true same-story pairs)")
+    header = f"  {'window':<20}{'split':<10}{'items':>6}{'all pairs':>23}{'en-en':>23}{'en-ko':>23}{'ko-ko':>23}"
+    print(header)
+    totals: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, (_first, _last, split) in STORY_WINDOWS.items():
+        gold = {row["id"]: row["story"] for row in labels if row["window"] == name}
+        run = replay([by_id[i] for i in gold], idf, THRESHOLD, WINDOW_HOURS)
+        counts = _pair_counts(gold, run.predicted, by_id)
+        totals[split] += counts
+        cells = [_prf_cell(counts, k) for k in (("en-en", "en-ko", "ko-ko"), ("en-en",), ("en-ko",), ("ko-ko",))]
+        print(f"  {name:<20}{split:<10}{len(gold):>6}" + "".join(f"{c:>23}" for c in cells))
+        if verbose and split == "tuned":
+            report(gold, run, by_id, THRESHOLD, verbose=True, quiet=True)
+    for split, counts in totals.items():
+        cells = [_prf_cell(counts, k) for k in (("en-en", "en-ko", "ko-ko"), ("en-en",), ("en-ko",), ("ko-ko",))]
+        print(f"  {'all ' + split:<20}{split:<10}{'':>6}" + "".join(f"{c:>23}" for c in cells))
 
 
 def _judged(gold: dict[int, str], items: list[dict[str, Any]], idf: DocumentFrequencies, argv: list[str]) -> None:

@@ -90,7 +90,7 @@ def context(
     store = Store(settings.store_path, max_pending=settings.outbox_max_pending)
     fetcher = Fetcher(settings.fetch, transport)
     summarizer = make_summarizer(settings, store)
-    stories = StoryBook(StoryStore(store)).load(clock())
+    stories = StoryBook(StoryStore(store), entities=settings.entities).load(clock())
     priorities = {t.id: t.priority for t in settings.topics}
     classifier = make_classifier(settings, summarizer, store)
     judge = make_judge(settings, summarizer, store)

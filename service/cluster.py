@@ -46,6 +46,8 @@ EVENT_BONUS = 0.15  # both items state the same deal event
 EVENT_CONFLICT = 0.25  # both state an event of one kind, between different parties or amounts
 VERSION_CONFLICT = 0.3  # both headlines name versions and none is shared: Opus 4.5 is not Opus 4.6
 CROSS_SCRIPT_BONUS = 0.35  # across scripts, an agreeing event and organization stand in for words
+CROSS_SHARED = 3  # across scripts, the bridged terms two items must share (one an organization, product or amount)
+CROSS_SCALE = 0.6  # a bridged similarity counts this much of a same-script one
 LEAD_CHARS = 400
 MIN_SHARED_TERMS = 2  # one shared word never makes a story ("Don't trust AI agents", "You don't have to")
 # Close calls: scores an optional judge (the LLM, `llm.same_story`) decides instead of THRESHOLD.
@@ -138,6 +140,72 @@ def terms(text: str) -> list[str]:
     return out
 
 
+# Amounts of money, as a report writes them: "$1.5B", "$188 billion", "2조 원", "1,500억 달러", "34만원".
+_AMOUNT = re.compile(
+    r"(?:(us\$|[$€£])\s?(\d[\d,]*(?:\.\d+)?)\s?(trillion|billion|million|tn|bn|[tbmk])?(?![a-z0-9])"
+    r"|(\d[\d,]*(?:\.\d+)?)\s?(조|억|만)\s?(?:(\d[\d,]*)\s?(억|만)\s?)?(원|달러|유로|파운드)?)"
+)
+_SCALE = {"trillion": 1e12, "tn": 1e12, "t": 1e12, "billion": 1e9, "bn": 1e9, "b": 1e9, "million": 1e6, "m": 1e6}
+_SCALE.update({"k": 1e3, "조": 1e12, "억": 1e8, "만": 1e4, "": 1.0})
+# Rough rates to the dollar, only so that "$1.5B" and "2조 원" meet: amounts match within about 25%.
+_TO_USD = {"$": 1.0, "us$": 1.0, "€": 1.1, "£": 1.3, "원": 1 / 1400, "달러": 1.0, "유로": 1.1, "파운드": 1.3}
+
+
+def amounts(folded: str) -> list[float]:
+    """The amounts of money a folded text states, in dollars (Korean amounts without a unit are won)."""
+    out: list[float] = []
+    for m in _AMOUNT.finditer(folded):
+        if m.group(2):
+            value = float(m.group(2).replace(",", "")) * _SCALE[m.group(3) or ""] * _TO_USD[m.group(1)]
+        else:
+            value = float(m.group(4).replace(",", "")) * _SCALE[m.group(5)]
+            if m.group(6):
+                value += float(m.group(6).replace(",", "")) * _SCALE[m.group(7)]
+            value *= _TO_USD[m.group(8) or "원"]
+        if value >= 1e5:  # "$5", "3억" of anything small is not news money
+            out.append(value)
+    return out
+
+
+def _amount_terms(value: float) -> list[str]:
+    """Two buckets of a tenth of a decade, offset by half a bucket: amounts within ~12% share one."""
+    x = math.log10(value) * 10
+    return [f"~$a{math.floor(x)}", f"~$b{math.floor(x + 0.5)}"]
+
+
+def bridge_terms(folded: str, entities: Entities | None) -> list[str]:
+    """Language-neutral terms of a folded text: its organizations, products and news words under
+    their English names (entities.yaml), and its amounts of money in dollars."""
+    out = [f"~{m}" for m in entities.bridge(folded)] if entities is not None else []
+    if entities is not None:
+        out += [f"~org:{m.name}" for m in entities.find(folded)]
+    for value in amounts(folded):
+        out += _amount_terms(value)
+    return out
+
+
+def index_terms(title: str, lead: str, entities: Entities | None) -> set[str]:
+    """Every term an item contributes to the document frequencies (`DocumentFrequencies`)."""
+    text = f"{title}\n{lead[:LEAD_CHARS]}"
+    return {*terms(text), *bridge_terms(fold(text), entities)}
+
+
+# A roundup tells several stories in one item (a newsletter issue, a digest of briefs): it joins none
+# and none joins it. Sources that are only roundups set `cluster: false`; these are the headlines
+# that say so themselves: "The Download: ...", "[게시판] ... 등 단신", "[7월14일] ...", "This week in AI".
+_ROUNDUP = re.compile(
+    r"^\s*(?:the download|the batch|the algorithm|the variable|tldr\b[^:]*|import ai|this week in [^:]+|"
+    r"week in review|weekly recap|daily digest|morning brief|evening brief)\s*[:|—-]"
+    r"|^\s*\[(?:게시판|브리핑|주간|오늘의|\d{1,2}월 ?\d{1,2}일)[^\]]*\]|등 단신\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_roundup(title: str) -> bool:
+    """The headline of a roundup: a newsletter issue or a digest of several stories."""
+    return bool(_ROUNDUP.search(title))
+
+
 def split_headline(title: str) -> tuple[str, str]:
     """(main clause, context clause): `Iran closes Hormuz amid US talks` -> the closure, the talks."""
     if m := _LEADING_CONTEXT.match(title):
@@ -189,6 +257,7 @@ class Features:
     events: tuple[EventKey, ...] = ()
     script: str = "latin"
     lead: str = ""  # the lead as read (its first LEAD_CHARS), for a judge of close calls
+    roundup: bool = False  # several stories in one item: it joins none, none joins it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +270,7 @@ class Features:
             "events": [{"kind": e.kind, "orgs": list(e.orgs), "details": list(e.details)} for e in self.events],
             "script": self.script,
             "lead": self.lead,
+            "roundup": self.roundup,
         }
 
     @classmethod
@@ -215,6 +285,7 @@ class Features:
             events=tuple(EventKey(e["kind"], tuple(e["orgs"]), tuple(e["details"])) for e in data["events"]),
             script=data["script"],
             lead=data.get("lead", ""),
+            roundup=bool(data.get("roundup", False)),
         )
 
 
@@ -233,12 +304,13 @@ def features(title: str, lead: str, published: datetime, entities: Entities | No
         key=key,
         title=title,
         published=published,
-        title_terms=Counter(terms(main)),
-        lead_terms=Counter(terms(f"{context}\n{lead}")),
+        title_terms=Counter([*terms(main), *bridge_terms(fold(main), entities)]),
+        lead_terms=Counter([*terms(f"{context}\n{lead}"), *bridge_terms(fold(f"{context}\n{lead}"), entities)]),
         orgs=orgs,
         events=events,
         script=script(title or lead),
         lead=lead,
+        roundup=is_roundup(title),
     )
 
 
@@ -385,12 +457,38 @@ def _events(a: Features, b: Features) -> tuple[EventKey | None, bool]:
     return agreed, agreed is None and any(v is False for _, v in verdicts)
 
 
+def _bridged(weights: Mapping[str, float]) -> dict[str, float]:
+    """The terms two scripts can share: language-neutral names and amounts, and versions ("k3", "5.6")."""
+    return {t: w for t, w in weights.items() if t.startswith("~") or (t.isascii() and any(c.isdigit() for c in t))}
+
+
+_ANCHOR = ("~org:", "~product:", "~$")
+
+
+def _own(weights: Mapping[str, float]) -> dict[str, float]:
+    """The terms of the item's own words (not the language-neutral `~` names): within one script."""
+    return {t: w for t, w in weights.items() if not t.startswith("~")}
+
+
+def _cross_similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Across scripts: the similarity of the bridged terms, when they share an organization,
+    product or amount and at least CROSS_SHARED terms in all (a company and "launch" are not a story)."""
+    a, b = _bridged(a), _bridged(b)
+    shared = [t for t in a if t in b]
+    if len(shared) < CROSS_SHARED or not any(t.startswith(_ANCHOR) for t in shared):
+        return 0.0
+    return _similarity(a, b)
+
+
 def _score(item: Features, weights: Mapping[str, float], member: Features, idf: DocumentFrequencies) -> StoryMatch:
-    similarity = _similarity(weights, _weights(member, idf))
+    cross = item.script != member.script
+    member_weights = _weights(member, idf)
+    similarity = _cross_similarity(weights, member_weights) if cross else _similarity(_own(weights), _own(member_weights))
+    if cross:
+        similarity *= CROSS_SCALE
     days = abs((item.published - member.published).total_seconds()) / 86400
     shared = tuple(o for o in item.orgs if o in member.orgs)
     agreed, conflict = _events(item, member)
-    cross = item.script != member.script
     score = similarity - DECAY_PER_DAY * days + ORG_BONUS * min(len(shared), 2)
     score += (EVENT_BONUS if agreed else 0.0) - (EVENT_CONFLICT if conflict else 0.0)
     versions, member_versions = _versions(item), _versions(member)
@@ -416,7 +514,13 @@ def _closest(
 ) -> list[StoryMatch]:
     """Each story within the window, through its closest member (single link), best first."""
     window = timedelta(hours=window_hours)
-    active = [s for s in recent_stories if abs(item.published - s.last_published) <= window]
+    if item.roundup:
+        return []
+    active = [
+        s
+        for s in recent_stories
+        if abs(item.published - s.last_published) <= window and not all(m.roundup for m in s.members)
+    ]
     if not active:
         return []
     if idf is None:

@@ -283,3 +283,5 @@ class TopicsFile(_Strict):
 
 class EntitiesFile(_Strict):
     organizations: dict[str, list[str]] = {}
+    products: dict[str, list[str]] = {}
+    words: dict[str, list[str]] = {}

@@ -173,7 +173,7 @@ def load_entities(path: Path) -> Entities:
         return compile_entities({})
     parsed: EntitiesFile = _validate(EntitiesFile, path, _load_yaml(path))
     try:
-        return compile_entities(parsed.organizations)
+        return compile_entities(parsed.organizations, parsed.products, parsed.words)
     except ConfigError as e:
         raise ConfigError(f"{path.name}: {e}") from e
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from service import cluster
 from service.cluster import DocumentFrequencies, Features, Story, StoryMatch
+from service.detect.entities import Entities
 from service.models import Item
 from service.store.stories import Filing, StoryStore
 
@@ -70,8 +71,11 @@ class Placement:
 
 
 class StoryBook:
-    def __init__(self, store: StoryStore, window_hours: float = cluster.WINDOW_HOURS) -> None:
+    def __init__(
+        self, store: StoryStore, window_hours: float = cluster.WINDOW_HOURS, entities: Entities | None = None
+    ) -> None:
         self.store = store
+        self.entities = entities
         self.window = timedelta(hours=window_hours)
         self.lock = threading.RLock()
         self.df = DocumentFrequencies()
@@ -104,7 +108,7 @@ class StoryBook:
         docs = 0
         for item in items:
             docs += 1
-            counts.update(set(cluster.terms(f"{item.title}\n{item.summary[: cluster.LEAD_CHARS]}")))
+            counts.update(cluster.index_terms(item.title, item.summary, self.entities))
         if docs:
             with self.lock:
                 self.df.docs += docs
