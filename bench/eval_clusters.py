@@ -38,11 +38,9 @@ from service.cluster import (
     WINDOW_HOURS,
     DocumentFrequencies,
     Features,
-    Story,
     StoryMatch,
-    close_calls,
     index_terms,
-    matches,
+    stream,
 )
 from service.cluster import features as item_features
 from service.settings import load_entities
@@ -95,37 +93,23 @@ def background_idf(stream: Iterable[dict[str, Any]]) -> DocumentFrequencies:
 def replay(
     items: list[dict[str, Any]], idf: DocumentFrequencies, threshold: float, window: float, judge: Judge | None = None
 ) -> Replay:
-    """Stream the items as the daemon would: join the best story, merge the others it also matched.
-
-    With a `judge`, the close calls (`cluster.close_calls`) are decided by it, as `llm.same_story` does."""
+    """Stream the items as the daemon would (`cluster.stream`): join the best story, merge the
+    others it also matched. With a `judge`, the close calls are decided by it, as `llm.same_story` does."""
     started = time.perf_counter()
-    judged = 0
-    stories: dict[str, Story] = {}
-    predicted: dict[int, str] = {}
-    joins: dict[int, list[StoryMatch]] = {}
-    for item in sorted(items, key=lambda it: (_published(it), it["id"])):
-        f = item_features(item["title"], _lead(item), _published(item), ENTITIES, key=str(item["id"]))
-        stories = {
-            k: s for k, s in stories.items() if (f.published - s.last_published).total_seconds() <= window * 3600
-        }
-        verdicts: dict[str, tuple[bool, str]] = {}
-        for call, member in close_calls(f, list(stories.values()), idf, window) if judge else ():
-            judged += 1
-            verdict = judge(f, member) if judge else None
-            if verdict is not None:
-                verdicts[call.member_key] = verdict
-        found = matches(f, list(stories.values()), idf, window, threshold, verdicts)
-        if not found:
-            story = Story(f"s{len(predicted)}", (f,))
-        else:
-            joins[item["id"]] = found
-            story = stories[found[0].story].add(f)
-            for other in found[1:]:
-                story = story.merge(stories.pop(other.story))
-                predicted.update({i: story.id for i, s in predicted.items() if s == other.story})
-        stories[story.id] = story
-        predicted[item["id"]] = story.id
-    return Replay(predicted, joins, time.perf_counter() - started, judged)
+    asked = [0]
+
+    def counted(a: Features, b: Features) -> tuple[bool, str] | None:
+        asked[0] += 1
+        return judge(a, b) if judge else None
+
+    by_key = {str(item["id"]): item["id"] for item in items}
+    feats = [
+        item_features(item["title"], _lead(item), _published(item), ENTITIES, key=str(item["id"])) for item in items
+    ]
+    placed = stream(feats, idf, window, threshold, counted if judge else None)
+    predicted = {by_key[j.key]: j.story for j in placed}
+    joins = {by_key[j.key]: list(j.matches) for j in placed if j.matches}
+    return Replay(predicted, joins, time.perf_counter() - started, asked[0])
 
 
 def _prf(tp: float, predicted: float, actual: float) -> tuple[float, float, float]:

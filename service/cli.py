@@ -8,13 +8,13 @@ import json
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service import app, logs, opml, replay
+from service import app, cluster, logs, opml, replay
 from service import settings as config
 from service.deliver.blocks import console_text, fallback_text, render
 from service.deliver.console import ConsoleDeliverer
@@ -24,6 +24,7 @@ from service.errors import ConfigError, NewsalertError
 from service.models import Item, Match, Source
 from service.pipeline import alerts_for, analyze, fetch_article
 from service.schema import parse_duration
+from service.sources._dates import parse_date
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
 
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--interval", help="poll interval for the imported sources, e.g. 30m")
     det = sub.add_parser("detect", help="match topics on a JSON-lines file of items; one result line per item")
     det.add_argument("file", type=Path, help='lines of {"id","title","summary","text","url","published"}; - for stdin')
+    sto = sub.add_parser("stories", help="cluster a JSON-lines file of items into stories, as if every item alerted")
+    sto.add_argument("file", type=Path, help="the detect input shape; - for stdin")
+    sto.add_argument("--explain", action="store_true", help="add why each item joined its story")
     pre = sub.add_parser("preview", help="fetch, extract, detect and summarize one article; print the message")
     pre.add_argument("url")
     pre.add_argument("--json", action="store_true", help="print the Slack Block Kit payload instead of text")
@@ -186,25 +190,57 @@ def _match_json(m: Match) -> dict[str, Any]:
     return out
 
 
-def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
-    stream = sys.stdin if str(args.file) == "-" else args.file.open(encoding="utf-8")
+def _objects(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file (`-` is stdin); a bad line is an error with its place."""
+    stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     with stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise NewsalertError(f"{args.file}:{number}: not JSON: {e.msg}") from e
+            except (json.JSONDecodeError, RecursionError) as e:
+                raise NewsalertError(f"{path}:{number}: not JSON: {getattr(e, 'msg', e)}") from e
             if not isinstance(row, dict):
-                raise NewsalertError(f"{args.file}:{number}: not a JSON object")
-            doc = Document(
-                str(row.get("title") or ""),
-                str(row.get("summary") or ""),
-                str(row.get("text") or row.get("content_text") or ""),
-            )
-            topics = [_match_json(m) for m in detect(settings.topics, doc, settings.entities, settings.model)]
-            print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
+                raise NewsalertError(f"{path}:{number}: not a JSON object")
+            yield row
+
+
+def _document(row: dict[str, Any]) -> Document:
+    return Document(
+        str(row.get("title") or ""),
+        str(row.get("summary") or ""),
+        str(row.get("text") or row.get("content_text") or ""),
+    )
+
+
+def cmd_detect(args: argparse.Namespace, settings: config.Settings) -> int:
+    for row in _objects(args.file):
+        topics = [_match_json(m) for m in detect(settings.topics, _document(row), settings.entities, settings.model)]
+        print(json.dumps({"id": row.get("id"), "topics": topics}, ensure_ascii=False))
+    return 0
+
+
+def cmd_stories(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Cluster every item of the file as the daemon would if each one alerted; `{"id","story"}` a line."""
+    now = app.utc_now()
+    rows = list(_objects(args.file))
+    feats = []
+    df = cluster.DocumentFrequencies()
+    for i, row in enumerate(rows):
+        doc = _document(row)
+        lead = doc.summary or doc.text
+        published = parse_date(row.get("published"), now) or now
+        feats.append(cluster.features(doc.title, lead, published, settings.entities, key=str(i)))
+        df.docs += 1
+        for term in cluster.index_terms(doc.title, lead, settings.entities):
+            df.df[term] = df.df.get(term, 0) + 1
+    for joined in cluster.stream(feats, df):
+        row = rows[int(joined.key)]
+        out: dict[str, Any] = {"id": row.get("id"), "story": rows[int(joined.story)].get("id")}
+        if args.explain:
+            out["why"] = [m.why() for m in joined.matches] or "starts the story"
+        print(json.dumps(out, ensure_ascii=False))
     return 0
 
 
@@ -352,6 +388,7 @@ COMMANDS = {
     "check": cmd_check,
     "sources": cmd_sources,
     "detect": cmd_detect,
+    "stories": cmd_stories,
     "preview": cmd_preview,
     "topics": cmd_topics,
     "replay": cmd_replay,

@@ -26,7 +26,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ EVENT_BONUS = 0.15  # both items state the same deal event
 EVENT_CONFLICT = 0.25  # both state an event of one kind, between different parties or amounts
 VERSION_CONFLICT = 0.3  # both headlines name versions and none is shared: Opus 4.5 is not Opus 4.6
 CROSS_SCRIPT_BONUS = 0.35  # across scripts, an agreeing event and organization stand in for words
+ACTION_CONFLICT = 0.3  # both headlines say what happened, and it differs
 CROSS_SHARED = 3  # across scripts, the bridged terms two items must share (one an organization, product or amount)
 CROSS_SCALE = 0.6  # a bridged similarity counts this much of a same-script one
 LEAD_CHARS = 400
@@ -483,7 +484,9 @@ def _cross_similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 def _score(item: Features, weights: Mapping[str, float], member: Features, idf: DocumentFrequencies) -> StoryMatch:
     cross = item.script != member.script
     member_weights = _weights(member, idf)
-    similarity = _cross_similarity(weights, member_weights) if cross else _similarity(_own(weights), _own(member_weights))
+    similarity = (
+        _cross_similarity(weights, member_weights) if cross else _similarity(_own(weights), _own(member_weights))
+    )
     if cross:
         similarity *= CROSS_SCALE
     days = abs((item.published - member.published).total_seconds()) / 86400
@@ -527,10 +530,22 @@ def _closest(
         idf = DocumentFrequencies.of([item, *(m for s in active for m in s.members)])
     weights = _weights(item, idf)
     found = [
-        replace(max((_score(item, weights, m, idf) for m in story.members), key=lambda m: m.score), story=story.id)
+        replace(
+            max((_score(item, weights, m, idf) for m in _comparable(item, story)), key=lambda m: m.score),
+            story=story.id,
+        )
         for story in active
     ]
     return sorted(found, key=lambda m: m.score, reverse=True)
+
+
+def _comparable(item: Features, story: Story) -> list[Features]:
+    """The members an item is compared with: those in its own script when the story has any (a
+    match across scripts is weaker evidence, and chaining through one joins unrelated reports in
+    the other language), else all of them."""
+    members = [m for m in story.members if not m.roundup]
+    own = [m for m in members if m.script == item.script]
+    return own or members
 
 
 def matches(
@@ -598,3 +613,47 @@ def assign(
     """The id of the story the item belongs to, or None when it starts a new story."""
     match = best_match(item_features, recent_stories, idf, window_hours, threshold)
     return match.story if match else None
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Where `stream` put one item: its story (the key of the story's first item) and why."""
+
+    key: str
+    story: str
+    matches: tuple[StoryMatch, ...] = ()  # the story it joined first, then any it merged
+
+
+def stream(
+    items: Sequence[Features],
+    idf: DocumentFrequencies,
+    window_hours: float = WINDOW_HOURS,
+    threshold: float = THRESHOLD,
+    judge: Callable[[Features, Features], tuple[bool, str] | None] | None = None,
+) -> list[Joined]:
+    """Cluster items in publication order as the daemon files alerted items: each joins the best
+    story active within the window and merges any other it also matched, or starts a story.
+    `judge` decides the close calls (an LLM, `llm.same_story`). Returns one Joined per item, in
+    the order given; a story is named by its first item's key (after merges, the survivor's)."""
+    stories: dict[str, Story] = {}
+    story_of: dict[str, str] = {}
+    joins: dict[str, tuple[StoryMatch, ...]] = {}
+    for f in sorted(items, key=lambda f: (f.published, f.key)):
+        stories = {k: s for k, s in stories.items() if f.published - s.last_published <= timedelta(hours=window_hours)}
+        verdicts: dict[str, tuple[bool, str]] = {}
+        for call, member in close_calls(f, list(stories.values()), idf, window_hours) if judge else ():
+            verdict = judge(f, member) if judge else None
+            if verdict is not None:
+                verdicts[call.member_key] = verdict
+        found = matches(f, list(stories.values()), idf, window_hours, threshold, verdicts)
+        if not found:
+            story = Story(f.key, (f,))
+        else:
+            joins[f.key] = tuple(found)
+            story = stories[found[0].story].add(f)
+            for other in found[1:]:
+                story = story.merge(stories.pop(other.story))
+                story_of.update({k: story.id for k, sid in story_of.items() if sid == other.story})
+        stories[story.id] = story
+        story_of[f.key] = story.id
+    return [Joined(f.key, story_of[f.key], joins.get(f.key, ())) for f in items]

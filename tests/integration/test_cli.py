@@ -75,6 +75,40 @@ def test_detect_reports_bad_lines(
     assert "bad.jsonl:2: not JSON" in capsys.readouterr().err
 
 
+def test_stories_clusters_a_file_and_explains_joins(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"id": "a", "title": "Anthropic's $1.5 billion copyright settlement is approved", "published": "2026-07-21"},
+        {"id": "b", "title": "A new study finds coffee may protect the heart", "published": "2026-07-21"},
+        {
+            "id": "c",
+            "title": "Judge approves Anthropic's $1.5B settlement with authors",
+            "published": "2026-07-21T09:00Z",
+        },
+        {"id": "d", "title": "앤트로픽 '2조 원 저작권 합의' 법원 최종 승인", "published": "2026-07-22"},
+        *({"id": f"x{i}", "title": t, "published": "2026-07-20"} for i, t in enumerate(BACKGROUND_TITLES)),
+    ]
+    items = tmp_path / "items.jsonl"
+    items.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+    assert main(["--config", str(make_config("sources: []\n")), "stories", str(items), "--explain"]) == 0
+    out = {o["id"]: o for o in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert [out[k]["story"] for k in "abcd"] == ["a", "b", "a", "a"]
+    assert out["a"]["why"] == "starts the story" and "score" in out["c"]["why"][0]
+    assert "across scripts" in out["d"]["why"][0]
+
+
+BACKGROUND_TITLES = [
+    "Apple releases a new iPhone with a faster chip",
+    "Microsoft reports quarterly earnings above expectations",
+    "Google updates search with more AI answers",
+    "Stocks fall as investors weigh new tariffs",
+    "OpenAI launches a shopping feature in ChatGPT",
+    "Meta opens a new data center in Texas",
+    "Nvidia unveils a new GPU for gaming",
+]
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

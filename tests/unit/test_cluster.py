@@ -8,14 +8,18 @@ from service.cluster import (
     DocumentFrequencies,
     Features,
     Story,
+    amounts,
     assign,
     best_match,
+    bridge_terms,
     close_calls,
     features,
     matches,
     split_headline,
+    stream,
     terms,
 )
+from service.detect.rules import fold
 from service.settings import load_entities
 
 ENTITIES = load_entities(Path(__file__).resolve().parents[2] / "config" / "entities.yaml")
@@ -254,3 +258,105 @@ def test_the_lead_round_trips_for_the_judge() -> None:
     assert len(f.lead) <= 400 and Features.from_dict(json.loads(json.dumps(f.to_dict()))) == f
     legacy = {k: v for k, v in f.to_dict().items() if k != "lead"}  # stored before the judge
     assert Features.from_dict(legacy).lead == ""
+
+
+# Across languages, made-up reports of made-up events: the bridged names, products, news words and
+# amounts carry the match (entities.yaml), never Hangul words against English ones.
+CROSS = [
+    (
+        "a Korean report of a settlement, the amount in won",
+        item("Anthropic's $1.5 billion copyright settlement is approved by the court", "A judge approved the deal."),
+        item("앤트로픽 '2조 원 저작권 합의' 법원 최종 승인", hours=20),
+        True,
+    ),
+    (
+        "a Korean report of a product launch",
+        item("Google renames NotebookLM to Gemini Notebook", "Google is rebranding its research assistant."),
+        item("구글, '노트북LM' 이름 변경…'제미나이 노트북'으로 리브랜딩", hours=18),
+        True,
+    ),
+    (
+        "same company and product, another event",
+        item("Google renames NotebookLM to Gemini Notebook", "Google is rebranding its research assistant."),
+        item("구글, 제미나이 광고 요금제 출시", hours=18),
+        False,
+    ),
+    (
+        "one organization and a generic word are not a story",
+        item("OpenAI launches a new model for doctors", "The model answers medical questions."),
+        item("오픈AI, 일본에 새 사무소 개설", hours=10),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "story_item", "new_item", "joins"), CROSS, ids=[c[0] for c in CROSS])
+def test_across_languages(case: str, story_item: Features, new_item: Features, joins: bool) -> None:
+    story = Story("s1", (story_item,))
+    idf = weights(story_item, new_item)
+    assert assign(new_item, [story], idf=idf) == ("s1" if joins else None), best_match(
+        new_item, [story], idf, threshold=-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "dollars"),
+    [
+        ("$1.5B", [1.5e9]),
+        ("us$ 20 million", [2e7]),
+        ("2조 원", [2e12 / 1400]),
+        ("1,500억 달러", [1.5e11]),
+        ("2조5000억원", [2.5e12 / 1400]),
+        ("€300m", [3.3e8]),
+        ("$5 and 30만 원", []),  # small sums are not news money
+    ],
+)
+def test_amounts_in_dollars(text: str, dollars: list[float]) -> None:
+    assert amounts(fold(text)) == pytest.approx(dollars)
+
+
+def test_amounts_within_a_few_percent_share_a_term_and_others_do_not() -> None:
+    def terms_of(text: str) -> set[str]:
+        return {t for t in bridge_terms(fold(text), ENTITIES) if t.startswith("~$")}
+
+    assert terms_of("$1.5 billion") & terms_of("2조 원")  # 1.43B
+    assert terms_of("$188B") & terms_of("280조 원")  # 200B
+    assert not terms_of("$1.5 billion") & terms_of("$15 billion")
+    assert not terms_of("$1.5 billion") & terms_of("$2 billion")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "The Download: a robot that folds laundry, and chip tariffs",
+        "[게시판] 알파, AI 교육 협약 등 단신",
+        "[7월14일] 오늘의 AI 뉴스",
+    ],
+)
+def test_a_roundup_joins_no_story_and_none_joins_it(title: str) -> None:
+    lead = item("A robot that folds laundry goes on sale", "The robot folds laundry in minutes.")
+    roundup = item(title, "A robot that folds laundry goes on sale. Chip tariffs rise.", hours=2)
+    assert roundup.roundup
+    assert assign(roundup, [Story("s1", (lead,))], idf=weights(lead, roundup)) is None
+    later = item("Laundry-folding robot goes on sale", "The robot folds laundry.", hours=3)
+    assert assign(later, [Story("r", (roundup,))], idf=weights(roundup, later)) is None
+
+
+def test_no_chaining_through_the_other_language() -> None:
+    """A story told in English and Korean: a new English report is compared with its English
+    members only, so the Korean member's names cannot pull in English news of another event."""
+    english = item("Google is rebranding its research assistant", "The company says the assistant gets a new look.")
+    korean = item("구글, '노트북LM' 이름 변경…'제미나이 노트북'으로 리브랜딩", hours=18)
+    other = item("Gemini Notebook: NotebookLM's new name comes with a price for ads", "Google will charge.", hours=20)
+    idf = weights(english, korean, other)
+    match = best_match(other, [Story("s1", (english, korean))], idf, threshold=-9)
+    assert match is not None and match.member == english.title
+
+
+def test_stream_files_items_in_time_order_and_names_stories_by_their_first_item() -> None:
+    a = item("Peru's Congress votes to impeach President José Jerí", "Congress removed Jerí.", key="a")
+    b = item("Peru ousts interim president Jeri over corruption probe", "Congress voted to impeach Jeri.", 4, key="b")
+    c = item("A new study finds coffee may protect the heart", "Coffee and hearts.", 2, key="c")
+    placed = stream([b, c, a], weights(a, b, c))
+    assert [(j.key, j.story) for j in placed] == [("b", "a"), ("c", "c"), ("a", "a")]
+    assert placed[0].matches and "Peru" in placed[0].matches[0].member
