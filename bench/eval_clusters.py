@@ -270,13 +270,17 @@ def outlet_windows(outlets: list[dict[str, Any]], idf: DocumentFrequencies, verb
     """The outlet windows of eval/outlets_stories.jsonl, each replayed on its own, in time order."""
     labels = _load_jsonl(OUTLET_LABELS)
     by_id = {item["id"]: item for item in outlets}
+    annotators = {r["id"]: r for r in _load_jsonl(OUTLET_LABELS.with_name("outlets_stories_annotators.jsonl"))}
     print("same-story clustering on outlet news (eval/outlets_stories.jsonl), every item of each window")
     print("  cells: pairwise precision recall F1 (true same-story pairs)")
     header = f"  {'window':<20}{'split':<10}{'items':>6}{'all pairs':>23}{'en-en':>23}{'en-ko':>23}{'ko-ko':>23}"
     print(header)
     totals: dict[str, Counter[str]] = defaultdict(Counter)
+    agreed = []
     for name, (_first, _last, split) in STORY_WINDOWS.items():
         gold = {row["id"]: row["story"] for row in labels if row["window"] == name}
+        a = {i: annotators[i]["a"] for i in gold}
+        agreed.append(f"{name} {pairwise(a, {i: annotators[i]['b'] for i in gold})[2]:.2f}")
         run = replay([by_id[i] for i in gold], idf, THRESHOLD, WINDOW_HOURS)
         counts = _pair_counts(gold, run.predicted, by_id)
         totals[split] += counts
@@ -287,6 +291,7 @@ def outlet_windows(outlets: list[dict[str, Any]], idf: DocumentFrequencies, verb
     for split, counts in totals.items():
         cells = [_prf_cell(counts, k) for k in (("en-en", "en-ko", "ko-ko"), ("en-en",), ("en-ko",), ("ko-ko",))]
         print(f"  {'all ' + split:<20}{split:<10}{'':>6}" + "".join(f"{c:>23}" for c in cells))
+    print("  annotators' agreement before adjudication (pairwise F1): " + ", ".join(agreed))
 
 
 def _judged(gold: dict[int, str], items: list[dict[str, Any]], idf: DocumentFrequencies, argv: list[str]) -> None:

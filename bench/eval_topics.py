@@ -181,6 +181,24 @@ def headlines(settings: config.Settings) -> None:
         print(f"  {verdict:<4} {headline}  -> {sorted(got)}")
 
 
+def agreement(topics: Sequence[CompiledTopic]) -> None:
+    """Cohen's kappa per topic between the two annotators of the outlet set, before adjudication."""
+    path = ROOT / "eval" / "outlets_topics_annotators.jsonl"
+    if not path.exists():
+        return
+    rows = _jsonl(path)
+    cells = []
+    for t in topics:
+        a = [t.id in r["a"] for r in rows]
+        b = [t.id in r["b"] for r in rows]
+        n = len(rows)
+        observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+        pa, pb = sum(a) / n, sum(b) / n
+        chance = pa * pb + (1 - pa) * (1 - pb)
+        cells.append(f"{t.id} {(observed - chance) / (1 - chance) if chance < 1 else 1.0:.2f}")
+    print(f"  annotators' agreement on the {len(rows)} outlet items (Cohen's kappa): " + ", ".join(cells))
+
+
 def main() -> None:
     if not (data_dir() / "news_stream.jsonl").exists():
         print(f"skipped: no shared data at {data_dir()}")
@@ -192,6 +210,7 @@ def main() -> None:
         + ", ".join(f"{c} {sum(d.column == c for d in data)}" for c in COLUMNS)
     )
     print("  positives: " + ", ".join(f"{t.id} {sum(t.id in d.gold for d in data)}" for t in settings.topics))
+    agreement(settings.topics)
     rules = {i: _topics(settings, None, d) for i, d in enumerate(data)}
     table("rules alone (tuned-on columns in-sample)", data, rules, settings.topics)
     if settings.model is None:
