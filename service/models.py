@@ -135,6 +135,7 @@ class Brief:
     language: str
     origin: Origin
     note: str | None = None
+    headline_only: bool = False  # the article's text was too short to brief: a headline and one line
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -225,6 +225,8 @@ class LLMSection(_Strict):
     classify_margin: float = Field(0.5, gt=0, le=1)
     same_story: bool = False
     same_story_band: tuple[float, float] = CLOSE_CALLS
+    breaker_failures: int = Field(3, ge=1, le=100)
+    breaker_cooldown: float = Field(300, gt=0)
 
     @field_validator("same_story_band")
     @classmethod
@@ -238,7 +240,7 @@ class LLMSection(_Strict):
     def _url(cls, v: str | None) -> str | None:
         return None if v is None else _http_url(v)
 
-    @field_validator("timeout", "deadline", mode="before")
+    @field_validator("timeout", "deadline", "breaker_cooldown", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float:
         return parse_duration(v)

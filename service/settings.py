@@ -9,12 +9,15 @@ Untrusted YAML goes through the pydantic models of `schema`; every error names i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -304,15 +307,41 @@ def _policy(raw: ChannelEntry) -> ChannelPolicy:
     )
 
 
+def private_endpoint(host: str) -> str | None:
+    """Why the address guard would refuse a host written as an IP (in any spelling: `127.1`, `[::1]`)
+    or as `localhost`, else None; names are resolved by `newsalert check`, not here (no DNS in config)."""
+    # Imported here: the fetch package imports this module (FetchSettings) when it loads.
+    from service.fetch.addresses import normal_host, refusal
+
+    host = normal_host(host).strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is a loopback address"
+    try:
+        return refusal(str(ipaddress.ip_address(host)))
+    except ValueError:
+        pass
+    try:
+        return refusal(socket.inet_ntoa(socket.inet_aton(host)))  # 127.1, 2130706433, 0x7f.1: pure parsing
+    except OSError:
+        return None
+
+
 def _llm(raw: LLMSection, env: Mapping[str, str]) -> LLMConfig | None:
     """The LLM backend, with its key from the environment; the base URL only ever from config."""
     if raw.provider == "none":
         return None
     vendor_key = "OPENAI_API_KEY" if raw.provider == "openai" else "ANTHROPIC_API_KEY"
     fields = raw.model_dump(exclude={"provider", "base_url"})
+    base_url = raw.base_url or DEFAULT_BASE_URLS[raw.provider]
+    refused = private_endpoint(urlsplit(base_url).hostname or "")
+    if refused and not raw.local:
+        raise ConfigError(
+            f"settings.yaml: llm.base_url: {refused}; if the LLM runs on this machine or network on purpose"
+            " (Ollama, vLLM), set llm.local: true"
+        )
     return LLMConfig(
         provider=raw.provider,
-        base_url=raw.base_url or DEFAULT_BASE_URLS[raw.provider],
+        base_url=base_url,
         api_key=_secret(env, "NEWSALERT_LLM_API_KEY") or _secret(env, vendor_key),
         **fields,
     )

@@ -106,7 +106,7 @@ def console_text(alert: Alert) -> str:
     if alert.kind in CONSOLE:
         return CONSOLE[alert.kind](alert)
     if (brief := brief_of(alert)) is not None:
-        return brief_console_text(brief, alert.url, alert.source, alert.published, alert.channel)
+        return brief_console_text(brief, alert.url, alert.source, alert.published, alert.channel, alert.matches)
     if alert.kind == "health":
         return "\n".join([f"!! {alert.channel} !! {alert.title}", *(f"   {s}" for s in alert.summary)])
     lines = [

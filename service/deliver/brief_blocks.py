@@ -101,7 +101,11 @@ def render_brief(
         _context(_origin_line(brief, url, source, published, h)),
     ]
     room = SECTION_LIMIT - len(escape(h.key_points)) - 3
-    if brief.key_points:
+    if brief.headline_only:  # one line, no headings: nothing pretends there was more to brief
+        lines = "\n".join(fit(p, POINT_LIMIT) for p in brief.key_points)
+        if lines:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines}})
+    elif brief.key_points:
         blocks.append(_section(h.key_points, _bullets(brief.key_points, room)))
     if brief.details.strip():
         blocks.append(_section(h.details, fit_paragraphs(brief.details, SECTION_LIMIT - len(escape(h.details)) - 3)))
@@ -121,14 +125,21 @@ def brief_fallback_text(brief: Brief, url: str, source: str, matches: Sequence[M
     return escape(f"[{topics}] {cut(brief.headline or brief.original_title, 250)} ({source}) {url}")
 
 
-def brief_console_text(brief: Brief, url: str, source: str, published: datetime | None, channel: str) -> str:
-    """A plain-text rendering for the terminal and `newsalert preview` (no escaping needed there)."""
+def brief_console_text(
+    brief: Brief, url: str, source: str, published: datetime | None, channel: str, matches: Sequence[Match] = ()
+) -> str:
+    """A plain-text rendering for the terminal and `newsalert preview` (no escaping needed there),
+    with the topics line: why it alerted."""
     h = headings(brief.language)
     lines = [f"━━ {channel} ━━ {cut(brief.headline, 250)}"]
     if brief.original_title and brief.original_title != brief.headline:
         lines.append(f"   {h.original_title}: {cut(brief.original_title, 250)}")
     lines.append(f"   {source} · {_when(published)}")
-    if brief.key_points:
+    if matches:
+        lines.append(f"   {h.topics}: " + " · ".join(f"{m.topic} ({explain(m)})" for m in matches))
+    if brief.headline_only:
+        lines += [f"   {cut(p, POINT_LIMIT)}" for p in brief.key_points]
+    elif brief.key_points:
         lines += [f"   {h.key_points}", *(f"   • {cut(p, POINT_LIMIT)}" for p in brief.key_points)]
     for heading, body in ((h.details, brief.details), (h.editor_note, brief.editor_note)):
         if body.strip():

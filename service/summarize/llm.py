@@ -17,6 +17,7 @@ NewsalertError
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -37,12 +38,19 @@ from service.errors import NewsalertError
 from service.models import Brief
 from service.retry_after import parse_retry_after as retry_after_seconds
 from service.summarize.brief import (
+    HEADLINE_PROMPT_VERSION,
     BriefModel,
+    HeadlineModel,
     brief_from_model,
+    build_headline_messages,
     build_messages,
     cache_key,
     describe_error,
     extractive_brief,
+    grounded,
+    headings,
+    headline_brief,
+    parse_headline,
     parse_output,
     repair_prompt,
     sanitize,
@@ -66,6 +74,7 @@ BACKOFF = 0.5  # seconds before the second attempt; doubled each time
 
 class LLMError(NewsalertError):
     note = "LLM unavailable"
+    reason = "unavailable"  # the Headings field that says it in the team's language
 
 
 class LLMUnavailable(LLMError):
@@ -80,14 +89,18 @@ class LLMUnavailable(LLMError):
 
 class LLMBadOutput(LLMError):
     note = "LLM invalid output"
+    reason = "invalid"
 
 
 class LLMOverBudget(LLMError):
     note = "LLM over budget"
+    reason = "over_budget"
 
 
-def fallback_note(error: LLMError) -> str:
-    return f"summary: extractive, {error.note}"
+def fallback_note(error: LLMError, language: str = "en") -> str:
+    """The note on an extractive fallback, in the team's language: "요약: 추출 요약, LLM 사용 불가"."""
+    words = headings(language)
+    return f"{words.extractive}, {getattr(words, error.reason)}"
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,8 @@ class LLMConfig:
     classify_margin: float = 0.5  # the grey zone: a near score of at least this share of min_score
     same_story: bool = False  # also ask whether close calls of story clustering tell one event
     same_story_band: tuple[float, float] = CLOSE_CALLS  # the close calls: clustering scores in [low, high)
+    breaker_failures: int = 3  # calls failing in a row (after their retries) that open the circuit
+    breaker_cooldown: float = 300.0  # seconds the LLM is skipped once the circuit is open, before a probe
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -210,8 +225,56 @@ def _build_request(config: LLMConfig, system: str, turns: Sequence[Turn]) -> _Re
     return _Request(_endpoint(config.base_url, "/chat/completions"), headers, body)
 
 
+class Breaker:
+    """A circuit breaker: after `failures` calls in a row fail, calls are refused at once for
+    `cooldown` seconds (the alert falls back without waiting out a deadline), then one call probes
+    the LLM; its success closes the circuit, its failure opens it again. `skipped` counts the
+    calls refused while open. Thread-safe: poll workers share one client."""
+
+    def __init__(self, failures: int, cooldown: float, monotonic: Callable[[], float]) -> None:
+        self.failures, self.cooldown, self._monotonic = max(1, failures), cooldown, monotonic
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._open_until: float | None = None
+        self._probing = False
+        self.skipped = 0
+
+    def before(self) -> None:
+        """Raises LLMUnavailable while the circuit is open (and while another call probes it)."""
+        with self._lock:
+            if self._open_until is None:
+                return
+            if self._monotonic() >= self._open_until and not self._probing:
+                self._probing = True  # this call is the probe
+                return
+            self.skipped += 1
+            left = max(0.0, self._open_until - self._monotonic())
+        raise LLMUnavailable(f"circuit open after {self.failures} failures in a row; next probe in {left:.0f}s")
+
+    def success(self) -> None:
+        with self._lock:
+            if self._open_until is not None:
+                log.warning("llm circuit closed: the LLM answered again (%d calls skipped meanwhile)", self.skipped)
+            self._in_a_row, self._open_until, self._probing = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self._in_a_row += 1
+            probe_failed = self._probing
+            self._probing = False
+            if self._in_a_row >= self.failures or probe_failed:
+                if self._open_until is None or probe_failed:
+                    log.warning(
+                        "llm circuit open: %d calls failed in a row; skipping the LLM for %gs (fallback at once)",
+                        self._in_a_row,
+                        self.cooldown,
+                    )
+                self._open_until = self._monotonic() + self.cooldown
+
+
 class LLMClient:
-    """One thread-safe `httpx.Client`; at most `concurrency` requests in flight; retries within a deadline."""
+    """One thread-safe `httpx.Client`; at most `concurrency` requests in flight; retries within a
+    deadline; a circuit breaker that stops waiting on an LLM that keeps failing."""
 
     def __init__(
         self,
@@ -225,6 +288,7 @@ class LLMClient:
         self._sleep = sleep
         self._monotonic = monotonic
         self._slots = threading.BoundedSemaphore(max(1, config.concurrency))
+        self.breaker = Breaker(config.breaker_failures, config.breaker_cooldown, monotonic)
         self._http = httpx.Client(
             timeout=config.timeout,
             follow_redirects=False,  # the base URL is configuration; a redirect would carry the key elsewhere
@@ -243,15 +307,23 @@ class LLMClient:
         deadline = self._monotonic() + self.config.deadline if deadline is None else deadline
         turns = [*prior, ("user", user)]
         request = _build_request(self.config, system, turns)
+        self.breaker.before()
+        try:
+            text, tokens = self._attempts(request, deadline)
+        except LLMUnavailable:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        if tokens is None:
+            tokens = (len(system) + sum(len(t) for _, t in turns) + len(text)) // 4
+        return text, tokens
+
+    def _attempts(self, request: _Request, deadline: float) -> tuple[str, int | None]:
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                text, tokens = self._attempt(request, deadline)
+                return self._attempt(request, deadline)
             except LLMUnavailable as e:
                 self._wait_or_raise(e, attempt, deadline)
-                continue
-            if tokens is None:
-                tokens = (len(system) + sum(len(t) for _, t in turns) + len(text)) // 4
-            return text, tokens
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _wait_or_raise(self, error: LLMUnavailable, attempt: int, deadline: float) -> None:
@@ -369,9 +441,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def estimate_tokens(config: LLMConfig, system: str, user: str) -> int:
-    """What a call may cost at most: its input at 4 characters a token, and a full answer."""
-    return (len(system) + len(user)) // 4 + config.max_output_tokens
+def estimate_tokens(config: LLMConfig, *texts: str) -> int:
+    """What a call may cost at most: its input (4 ASCII characters a token, a token for every other
+    character: Hangul and CJK cost about one each), and a full answer."""
+    chars = sum(len(t) for t in texts)
+    other = sum(1 for t in texts for c in t if not c.isascii())
+    return (chars - other) // 4 + other + config.max_output_tokens
 
 
 class TokenBudget:
@@ -387,21 +462,26 @@ class TokenBudget:
     def today(self) -> date:
         return self.clock().astimezone(UTC).date()
 
-    def check(self, held: int = 0) -> None:
-        """Raises LLMOverBudget when today's budget is spent (counting `held` tokens as spent)."""
+    def check(self, held: int = 0, need: int = 0) -> None:
+        """Raises LLMOverBudget unless `need` more tokens fit in what today's budget has left,
+        counting `held` tokens (calls in flight) as spent: the budget is a cap, not a trigger."""
+        if self.limit is None:
+            return
         today = self.today()
-        used = self.cache.tokens_today(today) + held if self.limit is not None else 0
-        if self.limit is not None and used >= self.limit:
+        used = self.cache.tokens_today(today) + held
+        if used + need > self.limit:
             self._log(today, used, self.limit)
-            raise LLMOverBudget(f"{used} of {self.limit} tokens used or in flight on {today}")
+            raise LLMOverBudget(
+                f"{used} of {self.limit} tokens used or in flight on {today}; a call needs up to {need}"
+            )
 
     @contextmanager
     def held(self, estimate: int) -> Iterator[None]:
-        """Check the budget and hold `estimate` tokens of it while a call is in flight: threads
-        asking at once would otherwise all pass the check before any had spent (`spend` records
-        what the call cost)."""
+        """Reserve `estimate` tokens (a call's most) while the call is in flight, or raise
+        LLMOverBudget if they do not fit: threads asking at once would otherwise all pass the
+        check before any had spent (`spend` records what the call cost)."""
         with self._lock:
-            self.check(self._in_flight)
+            self.check(self._in_flight, estimate)
             self._in_flight += estimate
         try:
             yield
@@ -453,13 +533,43 @@ class BriefWriter:
     def write(self, title: str, source: str, text: str, language: str) -> Brief:
         started = self._monotonic()
         article = truncate_input(text, self.config.max_input_chars)
+        whole = grounded(title, article)
         try:
-            model, how = self._model(title, source, article, language, started + self.config.deadline)
+            deadline = started + self.config.deadline
+            if whole:
+                model, how = self._model(title, source, article, language, deadline)
+                brief = brief_from_model(model, title, language)
+            else:
+                line, how = self._headline(title, source, article, language, deadline)
+                brief = headline_brief(line, title, language)
         except LLMError as e:
             log.warning("brief origin=extractive reason=%r error=%r title=%r", e.note, str(e), title[:120])
-            return extractive_brief(title, text, language, fallback_note(e), self.max_sentences)
-        log.info("brief origin=llm %s duration_ms=%d title=%r", how, (self._monotonic() - started) * 1000, title[:120])
-        return sanitize(brief_from_model(model, title, language), f"{title}\n{text}")
+            return extractive_brief(title, text, language, fallback_note(e, language), self.max_sentences)
+        kind = "llm" if whole else "llm-headline-only"
+        elapsed = (self._monotonic() - started) * 1000
+        log.info("brief origin=%s %s duration_ms=%d title=%r", kind, how, elapsed, title[:120])
+        return sanitize(brief, f"{title}\n{text}")
+
+    def _headline(
+        self, title: str, source: str, article: str, language: str, deadline: float
+    ) -> tuple[HeadlineModel, str]:
+        """A headline in the team's language and one line, when the article's text is too short to
+        brief from: a model asked for a whole brief would invent it. No repair request: a bad
+        answer falls back to the extractive brief (the headline itself)."""
+        key = cache_key(title, article, language, self.config.model, HEADLINE_PROMPT_VERSION)
+        cached = self.cache.get(key)
+        if cached is not None:
+            with contextlib.suppress(ValueError):
+                return parse_headline(cached, language), "cache=hit"
+        system, user = build_headline_messages(title, source, article, language)
+        with self.budget.held(estimate_tokens(self.config, system, user)):
+            raw, spent = self._ask(system, user, (), deadline)
+        try:
+            model = parse_headline(raw, language)
+        except ValueError as e:
+            raise LLMBadOutput(f"invalid headline-only output: {describe_error(e)}") from e
+        self.cache.put(key, model.model_dump_json(), self.clock())
+        return model, f"cache=miss tokens={spent}"
 
     def _model(self, title: str, source: str, article: str, language: str, deadline: float) -> tuple[BriefModel, str]:
         key = cache_key(title, article, language, self.config.model)
@@ -469,11 +579,13 @@ class BriefWriter:
         system, user = build_messages(title, source, article, language)
         with self.budget.held(estimate_tokens(self.config, system, user)):
             raw, spent = self._ask(system, user, (), deadline)
-            try:
-                model = parse_output(raw, language)
-            except ValueError as e:
-                log.info("llm invalid output, asking once for a repair: %s", describe_error(e))
-                repaired, more = self._ask(system, repair_prompt(e), (("user", user), ("assistant", raw)), deadline)
+        try:
+            model = parse_output(raw, language)
+        except ValueError as e:
+            log.info("llm invalid output, asking once for a repair: %s", describe_error(e))
+            repair = repair_prompt(e)
+            with self.budget.held(estimate_tokens(self.config, system, user, raw, repair)):
+                repaired, more = self._ask(system, repair, (("user", user), ("assistant", raw)), deadline)
                 spent += more
                 try:
                     model = parse_output(repaired, language)

@@ -19,8 +19,8 @@ from service.deliver.brief_blocks import render_brief
 from service.models import Match
 from service.store import Store
 from service.store.llm_cache import LLMCache
-from service.summarize.brief import Brief
-from service.summarize.llm import BriefCache, BriefWriter, LLMClient, LLMConfig, MemoryCache
+from service.summarize.brief import Brief, build_messages
+from service.summarize.llm import BriefCache, BriefWriter, LLMClient, LLMConfig, MemoryCache, estimate_tokens
 from tests.support.fake_llm import KEY, FakeLLM, brief_json
 
 NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)
@@ -36,7 +36,7 @@ ARTICLE = (
     "in direct competition with OpenAI, Google and Anthropic."
 )
 MATCHES = (Match("agi", 1.5, ("AGI",)), Match("partnership", 1.5, ("Microsoft", "OpenAI", "deal")))
-UNAVAILABLE = "summary: extractive, LLM unavailable"
+UNAVAILABLE = "요약: 추출 요약, LLM 사용 불가"  # the team reads Korean: the note is in Korean too
 
 
 @pytest.fixture
@@ -156,10 +156,10 @@ def test_one_repair_retry_sends_the_error_back(openai: FakeLLM, make_writer: Mak
 def test_garbage_twice_falls_back_with_a_visible_note(openai: FakeLLM, make_writer: MakeWriter) -> None:
     openai.say("Sure! Here is a summary of the article: Microsoft...", '{"headline": "still not a brief"}')
     brief = make_writer(openai).write(TITLE, "TechCrunch AI", ARTICLE, "ko")
-    assert brief.origin == "extractive" and brief.note == "summary: extractive, LLM invalid output"
+    assert brief.origin == "extractive" and brief.note == "요약: 추출 요약, LLM 출력 오류"
     assert len(openai.requests) == 2 and brief.key_points and brief.key_points[0].startswith("Microsoft and OpenAI")
     blocks = render_brief(brief, URL, "TechCrunch AI", NOW, MATCHES)
-    assert blocks[-1]["elements"][0]["text"] == "_summary: extractive, LLM invalid output_"
+    assert blocks[-1]["elements"][0]["text"] == "_요약: 추출 요약, LLM 출력 오류_"
     assert "*핵심 요약*" in all_text(blocks)
 
 
@@ -237,36 +237,62 @@ def test_the_same_text_from_a_second_outlet_costs_once(openai: FakeLLM, make_wri
     assert len(openai.requests) == 2  # another language is another brief
 
 
+def _one_call(writer: BriefWriter, title: str, text: str, language: str) -> int:
+    """What the writer reserves of the budget for one brief (its input and a full answer)."""
+    return estimate_tokens(writer.config, *build_messages(title, "S", text, language))
+
+
 def test_the_daily_budget_stops_calls_and_logs_once(
     openai: FakeLLM, make_writer: MakeWriter, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     openai.say(brief_json("ko"), brief_json("ko"), tokens=600)
-    writer = make_writer(openai, LLMCache(store), daily_token_budget=1000)
+    probe = make_writer(openai, max_output_tokens=300)
+    need = _one_call(probe, "Story 2", "Story 2. " + ARTICLE, "ko")
+    # Two calls of 600 tokens fit; the third's reservation would pass the budget by one token.
+    writer = make_writer(openai, LLMCache(store), daily_token_budget=1200 + need - 1, max_output_tokens=300)
     with caplog.at_level(logging.INFO, logger="newsalert.summarize"):
         results = [writer.write(f"Story {i}", "S", f"Story {i}. " + ARTICLE, "ko") for i in range(3)]
     assert [b.origin for b in results] == ["llm", "llm", "extractive"]
-    assert results[2].note == "summary: extractive, LLM over budget" and len(openai.requests) == 2
+    assert results[2].note == "요약: 추출 요약, LLM 예산 초과" and len(openai.requests) == 2
     assert LLMCache(store).tokens_today(TODAY) == 1200
     assert [r.message for r in caplog.records].count(
-        "llm daily token budget reached: 1200 of 1000 tokens on 2025-10-28; briefs are extractive until 00:00 UTC"
+        f"llm daily token budget reached: 1200 of {1199 + need} tokens on 2025-10-28; briefs are extractive until 00:00 UTC"
     ) == 1
     # The budget is kept in the store: a restarted writer is still over budget today.
-    assert make_writer(openai, LLMCache(store), daily_token_budget=1000).write("x", "S", ARTICLE, "en").origin == (
-        "extractive"
-    )
+    again = make_writer(openai, LLMCache(store), daily_token_budget=1199 + need, max_output_tokens=300)
+    assert again.write("x", "S", ARTICLE, "en").origin == "extractive"
+
+
+def test_the_budget_is_a_cap_a_call_that_may_not_fit_is_not_made(openai: FakeLLM, make_writer: MakeWriter) -> None:
+    openai.say(brief_json("en"), tokens=523)
+    brief = make_writer(openai, daily_token_budget=1).write(TITLE, "S", ARTICLE, "en")
+    assert brief.origin == "extractive" and brief.note == "summary: extractive, LLM over budget"
+    assert openai.requests == []  # before: the first call was made and spent 523 of a 1-token budget
+
+
+def test_a_repair_request_reserves_its_own_cost(openai: FakeLLM, make_writer: MakeWriter) -> None:
+    openai.say("not json at all", brief_json("en"), tokens=100)
+    writer = make_writer(openai, max_output_tokens=300)
+    first = _one_call(writer, TITLE, ARTICLE, "en")
+    # Room for the first call, not for the repair (which resends the article and the answer).
+    writer = make_writer(openai, daily_token_budget=first + 150, max_output_tokens=300)
+    brief = writer.write(TITLE, "S", ARTICLE, "en")
+    assert brief.origin == "extractive" and len(openai.requests) == 1
 
 
 def test_writers_asking_at_once_cannot_all_pass_the_budget_check(
     openai: FakeLLM, make_writer: MakeWriter, store: Store
 ) -> None:
     openai.say(*[brief_json("ko")] * 8, tokens=400, delay=0.3)
-    writer = make_writer(openai, LLMCache(store), daily_token_budget=1000, concurrency=8)
+    probe = make_writer(openai)
+    need = _one_call(probe, "Story 7", "Story 7. " + ARTICLE, "ko")
+    writer = make_writer(openai, LLMCache(store), daily_token_budget=2 * need + 10, concurrency=8)
     with ThreadPoolExecutor(8) as pool:  # eight stories break at once
         briefs = list(pool.map(lambda i: writer.write(f"Story {i}", "S", f"Story {i}. " + ARTICLE, "ko"), range(8)))
-    # A call in flight holds its possible cost (a full answer): the others fall back meanwhile,
-    # instead of eight calls passing a check that had seen nothing spent yet (3,200 tokens).
-    assert LLMCache(store).tokens_today(TODAY) <= 1000 + 400
-    assert sum(b.origin == "llm" for b in briefs) == len(openai.requests) <= 3
+    # A call in flight holds its possible cost: two reservations fit, the others fall back meanwhile,
+    # instead of eight calls passing a check that had seen nothing spent yet.
+    assert 1 <= sum(b.origin == "llm" for b in briefs) == len(openai.requests) <= 2
+    assert LLMCache(store).tokens_today(TODAY) <= 2 * need + 10
 
 
 def test_the_input_is_capped_at_a_sentence(openai: FakeLLM, make_writer: MakeWriter) -> None:
@@ -324,3 +350,73 @@ def test_mentions_in_llm_output_are_escaped_and_foreign_urls_removed(openai: Fak
     for raw in ("<!channel>", "<@U123>", "<!here>", "evil.example"):
         assert raw not in text
     assert "&lt;!channel&gt; 긴급" in text and "&lt;@U123&gt;" in text
+
+
+def test_a_hanging_llm_opens_the_circuit_and_alerts_stop_waiting(
+    openai: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        openai.hang(5.0)
+    config = openai.config(timeout=5.0, deadline=0.3, breaker_failures=3)
+    writer = BriefWriter(config, client=LLMClient(config), clock=lambda: NOW)
+    with caplog.at_level(logging.INFO, logger="newsalert.summarize"):
+        briefs = [writer.write(f"Story {i}", "S", f"Story {i}. " + ARTICLE, "ko") for i in range(8)]
+    writer.close()
+    assert all(b.note == UNAVAILABLE for b in briefs)
+    # Three calls waited out their deadline; the five after them fell back at once, asking nothing
+    # (before: eight deadlines in turn, and a day's replay took 242 s instead of 2.4 s).
+    assert len(openai.requests) == 3 and writer.client.breaker.skipped == 5
+    assert sum("llm circuit open: 3 calls failed in a row" in r.message for r in caplog.records) == 1
+
+
+def test_after_the_cooldown_one_probe_closes_or_reopens_the_circuit(openai: FakeLLM, sleeps: list[float]) -> None:
+    now = [100.0]
+    openai.fail(500, times=4)  # two briefs, two attempts each
+    config = openai.config(max_attempts=2, breaker_failures=2, breaker_cooldown=60.0)
+    client = LLMClient(config, sleep=sleeps.append, monotonic=lambda: now[0])
+    writer = BriefWriter(config, client=client, clock=lambda: NOW)
+    assert [writer.write(f"S{i}", "S", ARTICLE, "ko").origin for i in range(3)] == ["extractive"] * 3
+    assert len(openai.requests) == 4 and client.breaker.skipped == 1
+    now[0] += 61  # the cooldown is over: the next call probes, and it fails: open again
+    openai.fail(500, times=2)
+    assert writer.write("S3", "S", ARTICLE, "ko").origin == "extractive" and len(openai.requests) == 6
+    assert writer.write("S4", "S", ARTICLE, "ko").origin == "extractive" and len(openai.requests) == 6
+    now[0] += 61  # the next probe is answered: the circuit closes
+    openai.say(brief_json("ko"), brief_json("ko"))
+    assert [writer.write(f"S{i}", "S", f"{i} {ARTICLE}", "ko").origin for i in (5, 6)] == ["llm", "llm"]
+
+
+# -- grounding: no brief from a headline alone ----------------------------------------------------
+
+HEADLINE_KO = {
+    "headline": "마이크로소프트, 오픈AI 계약 재조정",
+    "line": "마이크로소프트가 오픈AI와의 계약을 다시 맺었다는 제목입니다.",
+    "language": "ko",
+}
+
+
+@pytest.mark.parametrize("text", ["", "Microsoft and OpenAI signed a new deal.", TITLE + " " + TITLE])
+def test_a_headline_without_text_gets_a_headline_only_brief(
+    openai: FakeLLM, make_writer: MakeWriter, text: str
+) -> None:
+    openai.say(HEADLINE_KO)
+    brief = make_writer(openai).write(TITLE, "TechCrunch AI", text, "ko")
+    (request,) = openai.requests
+    assert "key_points" not in request.system and '"line"' in request.system  # a smaller ask: nothing to invent
+    assert brief.origin == "llm" and brief.headline_only and brief.key_points == (HEADLINE_KO["line"],)
+    assert brief.details == brief.editor_note == "" and brief.note == "제목만 요약: 기사 본문을 읽지 못했습니다"
+    blocks = render_brief(brief, URL, "TechCrunch AI", NOW, MATCHES)
+    assert "핵심 요약" not in all_text(blocks) and "상세 내용" not in all_text(blocks)
+    assert blocks[-1]["elements"][0]["text"] == "_제목만 요약: 기사 본문을 읽지 못했습니다_"  # said in the message
+
+
+def test_an_article_with_text_gets_the_whole_brief(openai: FakeLLM, make_writer: MakeWriter) -> None:
+    openai.say(brief_json("ko"))
+    brief = make_writer(openai).write(TITLE, "TechCrunch AI", ARTICLE, "ko")
+    assert not brief.headline_only and len(brief.key_points) == 3 and "key_points" in openai.requests[0].system
+
+
+def test_a_bad_headline_only_answer_falls_back_to_the_headline(openai: FakeLLM, make_writer: MakeWriter) -> None:
+    openai.say({"headline": "Microsoft deal", "line": "English, not Korean.", "language": "ko"})
+    brief = make_writer(openai).write(TITLE, "TechCrunch AI", "", "ko")
+    assert brief.origin == "extractive" and brief.headline == TITLE and brief.note == "요약: 추출 요약, LLM 출력 오류"

@@ -21,6 +21,7 @@ PARAGRAPHS = [
     "Microsoft said its previous agreement with OpenAI had barred it from building its own AGI models.",
     "The renegotiated contract now lets the company pursue artificial general intelligence on its own.",
     "It has formed a new team dedicated to superintelligence research, led by its AI chief.",
+    "Analysts said the change puts Microsoft in direct competition with OpenAI for the first time.",
 ]
 
 
@@ -70,7 +71,7 @@ def test_llm_down_falls_back_visibly(
     _run(site, slack, llm, make_config, "NEWSALERT_LLM_API_KEY")
     assert len(slack.messages) == 2
     text = str(slack.messages[0]["blocks"])
-    assert "summary: extractive, LLM unavailable" in text
+    assert "요약: 추출 요약, LLM 사용 불가" in text  # the team's language (before: English under Korean headings)
     assert "renegotiated contract" in text  # the extractive summary of the article
 
 
@@ -85,9 +86,15 @@ def test_a_route_can_ask_for_its_own_language(
 
 
 def test_a_private_llm_endpoint_needs_local_true(
-    site: Site, slack: FakeSlack, llm: FakeLLM, make_config: Callable[..., Path]
+    llm: FakeLLM, make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    llm.say(brief_json("ko"))
-    _run(site, slack, llm, make_config, local=False)
-    assert llm.requests == []  # the guard refused the loopback endpoint: no key left the process
-    assert slack.messages and "summary: extractive, LLM unavailable" in str(slack.messages[0]["blocks"])
+    """Refused at `check` (before: accepted, then every brief refused at run time and fell back)."""
+    for url in (llm.base_url, "http://127.1:11434/v1", "http://localhost:11434/v1", "http://[::1]:8000/v1"):
+        cfg = make_config("sources: []\n", f"llm: {{provider: openai, base_url: '{url}', model: m}}\n")
+        assert main(["--config", str(cfg), "check"]) == 2
+        err = capsys.readouterr().err
+        assert "llm.base_url:" in err and "loopback" in err and "llm.local: true" in err, err
+    cfg = make_config(
+        "sources: []\n", f"llm: {{provider: openai, base_url: '{llm.base_url}', model: m, local: true}}\n"
+    )
+    assert main(["--config", str(cfg), "check"]) == 0

@@ -344,3 +344,9 @@ def test_notification_and_console_text() -> None:
         extractive_brief("T", "", "en", "summary: extractive, LLM unavailable"), "u", "s", None, "#c"
     )
     assert "   (summary: extractive, LLM unavailable)" in note.splitlines()
+
+
+def test_the_console_shows_why_it_alerted_with_an_llm_brief_too() -> None:
+    out = brief_console_text(GOLDEN, GOLDEN_URL, "Daijiworld.com", PUBLISHED, "#ai-agi", MATCHES).splitlines()
+    assert out[3].startswith("   토픽: agi (") and "partnership (" in out[3]  # before: no topics line at all
+    assert out[4] == "   핵심 요약"
