@@ -23,7 +23,7 @@ from service.deliver.story_blocks import (
     render_reply,
     reply_text,
 )
-from service.deliver.text import TITLE_LIMIT, cut, escape, explain, label, link_target
+from service.deliver.text import TITLE_LIMIT, cut, escape, escape_marks, explain, label, link_target
 from service.models import Alert, Brief
 
 SECTION_LIMIT = 3000
@@ -61,7 +61,7 @@ def fallback_text(alert: Alert) -> str:
     if alert.kind == "health":
         return escape(f"[newsalert] {alert.title}")
     topics = ", ".join(m.topic for m in alert.matches)
-    return escape(f"[{topics}] {cut(alert.title, TITLE_LIMIT)} ({alert.source}) {alert.url}")
+    return escape(f"[{topics}] {cut(alert.title, TITLE_LIMIT)} ") + escape_marks(f"({alert.source}) {alert.url}")
 
 
 def _render_health(alert: Alert) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ def _render_health(alert: Alert) -> list[dict[str, Any]]:
     ]
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{escape(alert.url)} · {when(alert)}"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{escape_marks(alert.url)} · {when(alert)}"}]},
     ]
 
 
@@ -91,7 +91,7 @@ def render(alert: Alert) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"{escape(cut(alert.source, 200))} · {when(alert)}"}],
+            "elements": [{"type": "mrkdwn", "text": f"{escape_marks(cut(alert.source, 200))} · {when(alert)}"}],
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(topics_line(alert), SECTION_LIMIT)}},
     ]

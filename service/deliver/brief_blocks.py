@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from service.deliver.text import cut, escape, explain, label, link_target
+from service.deliver.text import cut, escape, escape_marks, explain, label, link_target
 from service.models import Brief, Match
 from service.summarize.brief import Headings, headings
 
@@ -80,7 +80,7 @@ def _link(url: str, label: str) -> str:
 
 def _origin_line(brief: Brief, url: str, source: str, published: datetime | None, h: Headings) -> str:
     """`원제목: <url|Original title> · Source · time`; a headline that is the title itself links the source."""
-    where = f"{fit(source, 200)} · {_when(published)}"
+    where = f"{escape_marks(cut(source, 200))} · {_when(published)}"
     if brief.original_title and brief.original_title.strip() != brief.headline.strip():
         return f"{escape(h.original_title)}: {_link(url, label(brief.original_title))} · {where}"
     return f"{_link(url, label(source) or 'link')} · {_when(published)}"
@@ -122,7 +122,8 @@ def render_brief(
 def brief_fallback_text(brief: Brief, url: str, source: str, matches: Sequence[Match]) -> str:
     """The message's top-level `text`: the notification line (and what clients without blocks show)."""
     topics = ", ".join(m.topic for m in matches)
-    return escape(f"[{topics}] {cut(brief.headline or brief.original_title, 250)} ({source}) {url}")
+    head = cut(brief.headline or brief.original_title, 250)
+    return escape(f"[{topics}] {head} ") + escape_marks(f"({source}) {url}")
 
 
 def brief_console_text(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.deliver.text import cut, escape, label, link_target
+from service.deliver.text import cut, escape, escape_marks, label, link_target
 from service.models import Alert, DigestLine
 
 SECTION_LIMIT = 3000
@@ -35,11 +35,15 @@ def outlets_context(alert: Alert) -> list[dict[str, Any]]:
 
 
 def reply_text(alert: Alert) -> str:
-    return escape(f"Also reported by {alert.source}: {cut(alert.title, 250)} {alert.url}")
+    return (
+        escape_marks(f"Also reported by {alert.source}: ")
+        + escape(f"{cut(alert.title, 250)} ")
+        + escape_marks(alert.url)
+    )
 
 
 def render_reply(alert: Alert) -> list[dict[str, Any]]:
-    line = f"Also reported by *{escape(cut(alert.source, 200))}*: <{link_target(alert.url)}|{label(alert.title)}>"
+    line = f"Also reported by *{escape_marks(cut(alert.source, 200))}*: <{link_target(alert.url)}|{label(alert.title)}>"
     return [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
 
 
@@ -49,7 +53,7 @@ def _digest_line(line: DigestLine) -> str:
     target = link_target(line.url)
     # A link of thousands of characters would push a section past Block Kit's limit: the title goes unlinked.
     story = f"<{target}|{label(line.title)}>" if len(target) <= LINK_LIMIT else label(line.title)
-    return f"• {story} · {escape(cut(line.outlets[0], 100))}{more}"
+    return f"• {story} · {escape_marks(cut(line.outlets[0], 100))}{more}"
 
 
 def digest_text(alert: Alert) -> str:

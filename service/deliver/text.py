@@ -1,13 +1,22 @@
-"""Slack text helpers (pure): escaping untrusted text and cutting it cleanly to a limit."""
+"""Slack text helpers (pure): escaping untrusted text (and defanging its URLs) and cutting it cleanly to a limit."""
 
 from __future__ import annotations
 
+from service.links import defang
 from service.models import Match
 
 TITLE_LIMIT = 250
 
 
 def escape(text: str) -> str:
+    """Untrusted text for mrkdwn: no Slack syntax (`<!channel>`, `<@U1>`, `<url|label>`), and no
+    URL Slack would link (`defang`: `evil[.]zip`): the only links in a message are ours."""
+    return escape_marks(defang(text))
+
+
+def escape_marks(text: str) -> str:
+    """Slack's three escapes only: for the item's own link (meant to be a link) and a configured
+    source name."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -548,7 +548,7 @@ class BriefWriter:
         kind = "llm" if whole else "llm-headline-only"
         elapsed = (self._monotonic() - started) * 1000
         log.info("brief origin=%s %s duration_ms=%d title=%r", kind, how, elapsed, title[:120])
-        return sanitize(brief, f"{title}\n{text}")
+        return sanitize(brief)
 
     def _headline(
         self, title: str, source: str, article: str, language: str, deadline: float

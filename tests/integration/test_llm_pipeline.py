@@ -98,3 +98,48 @@ def test_a_private_llm_endpoint_needs_local_true(
         "sources: []\n", f"llm: {{provider: openai, base_url: '{llm.base_url}', model: m, local: true}}\n"
     )
     assert main(["--config", str(cfg), "check"]) == 0
+
+
+HOSTILE_TITLE = "Microsoft free to build its own AGI <http://evil.example|after its OpenAI deal> evil.zip"
+LINKLIKE = ("http://evil", "evil.example", "evil.zip", "bit.ly/", "phish.page")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("mode", ["bot", "webhook"])
+def test_no_link_but_the_items_own_reaches_slack(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path], provider: str, mode: str
+) -> None:
+    """A hostile feed title and an LLM that obeyed an injected instruction: whatever the provider and
+    the Slack mode, the message links only the article (before: masked links became bare links and
+    `.zip`/`.page` domains passed a fixed suffix list)."""
+    llm = FakeLLM(provider)
+    try:
+        llm.say(
+            brief_json(
+                "ko",
+                headline="긴급 <http://evil.example/x|원문 보기>",
+                key_points=["bit.ly/abc 에서 확인하세요.", "phish.page 로그인.", "셋째."],
+                details="자세한 내용: https://evil.example/phish",
+            )
+        )
+        site.pages["/lab.xml"] = Page(rss([(HOSTILE_TITLE, f"{site.url}/agi.html", ago(NOW, 1))]))
+        site.pages["/agi.html"] = Page(article(TITLE, PARAGRAPHS), content_type="text/html")
+        llm_yaml = (
+            f"{{provider: {provider}, base_url: '{llm.base_url}', model: m, timeout: 2, deadline: 3, local: true}}"
+        )
+        cfg = make_config(
+            f"sources:\n  - {{name: Lab, url: '{site.url}/lab.xml'}}\n",
+            f"language: ko\nllm: {llm_yaml}\nslack: {{routes: {{agi: '#ai-agi'}}, default_channel: '#ai-news'}}\n",
+        )
+        secret = {"SLACK_BOT_TOKEN": FakeSlack.TOKEN} if mode == "bot" else {"SLACK_WEBHOOK_URL": slack.webhook_url}
+        env = {**secret, "SLACK_API_URL": slack.api_url, "NEWSALERT_LLM_API_KEY": KEY}
+        with app.context(config.load(cfg, env=env)) as ctx:
+            app.run_once(ctx)
+    finally:
+        llm.close()
+    assert slack.messages and llm.requests
+    for message in slack.messages:
+        payload = str(message)
+        for bad in LINKLIKE:
+            assert bad not in payload, (bad, payload)
+        assert f"{site.url}/agi.html" in payload  # the item's own link is there

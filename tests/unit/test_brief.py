@@ -151,26 +151,25 @@ def brief(**overrides: Any) -> Brief:
     return Brief(**{**base.to_dict(), **overrides})
 
 
-def test_urls_the_article_did_not_have_are_dropped() -> None:
-    article = "See https://news.example.com/agi-deal and www.microsoft.com for details."
+def test_every_url_in_model_output_is_dropped() -> None:
     out = sanitize(
         brief(
             details="Read https://news.example.com/agi-deal. Then https://evil.example/phish?x=1 now.",
             editor_note="Visit evil-site.com/login or www.microsoft.com.",
-            key_points=("<https://evil.example|Click here> for more.", "Two.", "Three."),
+            key_points=("<https://evil.example|Click here> for more.", "Two at evil.zip.", "Three: foo.page/x"),
             headline="Go to bit.ly/abc",
-        ),
-        article,
+        )
     )
-    assert out.details == "Read https://news.example.com/agi-deal. Then now."
-    assert out.editor_note == "Visit or www.microsoft.com."
-    assert out.key_points[0] == "Click here for more."
+    assert out.details == "Read . Then now."
+    assert out.editor_note == "Visit or ."
+    assert out.key_points == ("Click here for more.", "Two at .", "Three:")  # a masked link keeps its label only
     assert out.headline == "Go to"
-    assert "evil" not in str(out) and "bit.ly" not in str(out)
+    for gone in ("http", "evil", "bit.ly", "microsoft.com", ".zip", ".page"):
+        assert gone not in str(out)
 
 
 def test_invisible_and_bidi_characters_are_removed() -> None:
-    out = sanitize(brief(headline="Open\u202eAI\u200b news\x07"), "")
+    out = sanitize(brief(headline="Open\u202eAI\u200b news\x07"))
     assert out.headline == "OpenAI news"
 
 
@@ -233,7 +232,7 @@ GOLDEN_BLOCKS = [
             {
                 "type": "mrkdwn",
                 "text": "원제목: <https://www.daijiworld.com/news/newsDisplay?newsID=1300000|Microsoft free to build"
-                " own AGI after ending restrictive OpenAI deal - Daijiworld.com> · Daijiworld.com · 2025-10-28 14:02 UTC",
+                " own AGI after ending restrictive OpenAI deal - Daijiworld[.]com> · Daijiworld.com · 2025-10-28 14:02 UTC",
             }
         ],
     },
