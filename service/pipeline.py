@@ -398,6 +398,7 @@ def _plan(
         parents=placed.parents(),
         priority=priority,
         topics=placed.topics(),
+        repeat=placed.covered_by(source.name),
     )
     slack = ctx.settings.slack
     story_plan = plan(

@@ -48,6 +48,7 @@ class StoryView:
     parents: Mapping[str, str] = field(default_factory=dict)  # channel -> parent alert key
     priority: float = 1.0  # the highest priority among the item's topics
     topics: tuple[str, ...] = ()  # what the story's earlier items matched
+    repeat: bool = False  # the item's outlet already covered the story: a duplicate, not more coverage
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def plan(
             policies.get(channel, DEFAULT_POLICY), now, score, len(outlets), reply=parent is not None, threads=threads
         )
         decisions[channel] = d
+        if parent is not None and story.repeat:
+            continue  # the same outlet twice is a duplicate: no reply, update or digest line under its own post
         if d.digest:
             held.append((channel, Entry("", topic, story.title, story.url, item.source, score)))
         if d.action != "post":

@@ -58,6 +58,10 @@ class Placement:
         out.setdefault(source, weight)
         return out
 
+    def covered_by(self, source: str) -> bool:
+        """Whether the outlet already covered the story before this item."""
+        return any(source in entry.outlets for entry in self._entries())
+
     def parents(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for entry in self._entries():

@@ -22,7 +22,7 @@ def outlets_text(outlets: Sequence[str]) -> str:
     named = ", ".join(outlets[:OUTLETS_SHOWN]) + (
         f" and {len(outlets) - OUTLETS_SHOWN} more" if len(outlets) > OUTLETS_SHOWN else ""
     )
-    return f"Covered by {len(outlets)} outlets: {named}"
+    return f"Covered by {len(outlets)} outlet{'' if len(outlets) == 1 else 's'}: {named}"
 
 
 def outlets_context(alert: Alert) -> list[dict[str, Any]]:

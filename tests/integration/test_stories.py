@@ -344,3 +344,28 @@ def test_a_publishers_edit_updates_the_item_and_never_alerts_again(
         (stored,) = ctx.store.items_since(NOW - timedelta(days=1))
     assert stored.title == edited + " again"
     assert len(slack.messages) == 2 and slack.updates == []  # one alert per channel, from the first poll
+
+
+def test_the_same_outlet_twice_is_no_reply_in_its_own_thread(
+    site: Site, slack: FakeSlack, make_config: Callable[..., Path]
+) -> None:
+    """One outlet listing its post under two URLs (Anthropic's `/news//news/...`): the second copy
+    joins the story but is no "Also reported by Lab Blog" under Lab Blog's own post."""
+    name, title = COVERAGE[0]
+    items = [
+        (title, f"{site.url}/{_slug(name)}/story.html", ago(NOW, 5)),
+        (title, f"{site.url}/{_slug(name)}//news/story.html", ago(NOW, 4)),
+    ]
+    site.pages[f"/{_slug(name)}.xml"] = Page(rss(items, title=name))
+    for other, _ in COVERAGE[1:]:
+        site.pages[f"/{_slug(other)}.xml"] = Page(rss([], title=other))
+    with app.context(_bot(_config(make_config, site), slack)) as ctx:
+        app.run_once(ctx)
+    parents, replies = _threads(slack, "#ai-agi")
+    assert len(parents) == 1 and replies == [] and slack.updates == []  # before: a reply and an update
+
+
+def test_covered_by_counts_in_words() -> None:
+    from service.deliver.story_blocks import outlets_text
+
+    assert outlets_text(["A"]) == "Covered by 1 outlet: A" and outlets_text(["A", "B"]) == "Covered by 2 outlets: A, B"
