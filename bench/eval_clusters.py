@@ -32,7 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._corpus import data_dir
 from bench._outlets import STORY_WINDOWS, outlet_items
-from service.cluster import (
+from service.settings import load_entities
+from service.sources._dates import parse_date
+from service.stories.cluster import (
     CLOSE_CALLS,
     THRESHOLD,
     WINDOW_HOURS,
@@ -42,9 +44,7 @@ from service.cluster import (
     index_terms,
     stream,
 )
-from service.cluster import features as item_features
-from service.settings import load_entities
-from service.sources._dates import parse_date
+from service.stories.cluster import features as item_features
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "eval" / "story_clusters.jsonl"

@@ -30,7 +30,8 @@ from service.settings import Settings
 from service.store import Store
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
-from service.stories import StoryBook
+from service.stories.book import StoryBook
+from service.stories.desk import StoryDesk
 from service.summarize.brief import ExtractiveWriter, Summarizer
 from service.summarize.classify import TopicClassifier
 from service.summarize.llm import BriefWriter, LLMClient
@@ -91,22 +92,20 @@ def context(
     fetcher = Fetcher(settings.fetch, transport)
     summarizer = make_summarizer(settings, store)
     stories = StoryBook(StoryStore(store), entities=settings.entities).load(clock())
-    priorities = {t.id: t.priority for t in settings.topics}
     classifier = make_classifier(settings, summarizer, store)
-    judge = make_judge(settings, summarizer, store)
+    target = deliverer or make_deliverer(settings)
+    desk = StoryDesk(
+        book=stories,
+        store=store,
+        slack=settings.slack,
+        entities=settings.entities,
+        priorities={t.id: t.priority for t in settings.topics},
+        threads=target.threads,
+        clock=clock,
+        judge=make_judge(settings, summarizer, store),
+    )
     try:
-        yield Context(
-            settings,
-            store,
-            fetcher,
-            deliverer or make_deliverer(settings),
-            summarizer,
-            clock,
-            stories,
-            priorities,
-            classifier,
-            judge,
-        )
+        yield Context(settings, store, fetcher, target, summarizer, clock, stories, desk, classifier)
     finally:
         stories.flush()
         if isinstance(summarizer, BriefWriter):

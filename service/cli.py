@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service import app, cluster, logs, opml, replay
+from service import app, logs, opml, replay
 from service import settings as config
 from service.deliver.blocks import console_text, fallback_text, render
 from service.deliver.console import ConsoleDeliverer
@@ -27,6 +27,7 @@ from service.schema import parse_duration
 from service.sources._dates import parse_date
 from service.store.llm_cache import LLMCache
 from service.store.stories import StoryStore
+from service.stories import cluster
 
 EPILOG = "Configuration is read from --config (default: $NEWSALERT_CONFIG or ./config)."
 

@@ -10,39 +10,38 @@ logs it loudly with its traceback and records it on the source as a failure.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from service import cluster, health
+from service import health
 from service.cadence import WEEK, Observation, Policy, next_interval
 from service.dedup import canonical_url
 from service.deliver.base import Deliverer
 from service.deliver.outbox import DeliveryReport, deliver_due
 from service.detect import Document, Scan, detect, may_match, near_misses
-from service.digest import digest_alerts, due_digest
 from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull, ParseError, SourceError
 from service.extract import extract
 from service.fetch import Fetcher
 from service.fetch.politeness import spread_by_host
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
-from service.route import DEFAULT_POLICY, Plan, StoryView, build_alerts, channels_for, plan
 from service.settings import Settings
 from service.sources._normalize import http_charset
 from service.sources.feed import ttl_seconds
 from service.sources.pool import ParsePool, Parser, parse_items
 from service.store import Store
 from service.store.sqlite import StoredItem
-from service.store.stories import Filing, StoryStore
-from service.stories import Placement, StoryBook
+from service.store.stories import StoryStore
+from service.stories.book import StoryBook
+from service.stories.desk import StoryDesk
+from service.stories.digest import digest_alerts, due_digest
+from service.stories.route import DEFAULT_POLICY, build_alerts, channels_for
 from service.summarize.brief import Summarizer
 from service.summarize.classify import Classifier, confirm
-from service.summarize.same_story import StoryJudge
 
 log = logging.getLogger("newsalert.pipeline")
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -58,10 +57,9 @@ class Context:
     deliverer: Deliverer
     summarizer: Summarizer
     clock: Callable[[], datetime]
-    stories: StoryBook
-    priorities: Mapping[str, float]  # topic id -> priority
+    stories: StoryBook  # the stories of the window (term counts are fed from every poll)
+    desk: StoryDesk  # the story stage: files an alerted item with its story
     classifier: Classifier | None = None  # llm.classify: the LLM's opinion on near misses
-    judge: StoryJudge | None = None  # llm.same_story: the LLM decides clustering's close calls
 
 
 @dataclass(frozen=True)
@@ -289,81 +287,8 @@ def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int 
         return 0
     if not matches:
         return None
-    return file_story(ctx, source, item_id, item, matches, body)
-
-
-def file_story(ctx: Context, source: Source, item_id: int, item: Item, matches: Sequence[Match], body: str) -> int:
-    """Join the item to its story (or start one) and queue what each channel gets, in one transaction.
-
-    Briefs are written only for the channels where this item starts the story's thread, outside
-    the story lock (an LLM is slow); the placement is checked again under the lock, and a brief
-    another source's item made unnecessary meanwhile is simply not used."""
-    now = ctx.clock()
-    feats = (
-        cluster.features(item.title, item.summary or body, item.published or now, ctx.settings.entities, str(item_id))
-        if source.cluster
-        else None
-    )
-    verdicts = judge_close_calls(ctx, feats)
-    briefs: dict[str, Brief] = {}
-    while True:
-        with ctx.stories.lock:
-            placed, story_plan = _plan(ctx, source, item, matches, feats, verdicts, briefs, now)
-            missing = [c for c in _parent_channels(story_plan) if c not in briefs]
-            if not missing:
-                alerts, story_id = _file(ctx, source, item_id, item, matches, feats, placed, story_plan, now)
-                break
-        # Briefs are written outside the lock (an LLM takes seconds); the first round writes them
-        # all, and another round is needed only when another item changed the story meanwhile.
-        briefs |= briefs_for(ctx, source, item, body, missing)
-    _log_story(source, item, story_id, placed, story_plan)
-    return len(alerts)
-
-
-def _file(
-    ctx: Context,
-    source: Source,
-    item_id: int,
-    item: Item,
-    matches: Sequence[Match],
-    feats: cluster.Features | None,
-    placed: Placement,
-    story_plan: Plan,
-    now: datetime,
-) -> tuple[tuple[Alert, ...], int]:
-    """File the item with its story and queue its alerts (the caller holds the story lock)."""
-    filing = Filing(
-        item_id=item_id,
-        story_id=placed.story.id if placed.story else None,
-        title=placed.story.title if placed.story else item.title,
-        url=placed.story.url if placed.story else item.url,
-        published=item.published or now,
-        now=now,
-        source=source.name,
-        weight=source.weight,
-        features=json.dumps(feats.to_dict(), ensure_ascii=False) if feats else None,
-        why=placed.match.why() if placed.match else None,
-        merged=tuple(e.id for e in placed.merged),
-        parents=story_plan.parents,
-        held=story_plan.held,
-    )
-    alerts = story_plan.alerts
-    story_id = StoryStore(ctx.store).file_item(filing, matches, lambda sid: [replace(a, story_id=sid) for a in alerts])
-    ctx.stories.commit(filing, story_id, feats, (m.topic for m in matches))
-    return alerts, story_id
-
-
-def judge_close_calls(ctx: Context, feats: cluster.Features | None) -> dict[str, tuple[bool, str]]:
-    """The judge's verdicts on the item's close calls (member key -> same event?, why), asked
-    outside the story lock; a story that appears meanwhile is decided by its score alone."""
-    if ctx.judge is None:
-        return {}
-    verdicts: dict[str, tuple[bool, str]] = {}
-    for call, member in ctx.stories.close_calls(feats, ctx.judge.band):
-        verdict = ctx.judge.same(feats, member) if feats is not None else None
-        if verdict is not None:
-            verdicts[call.member_key] = verdict
-    return verdicts
+    write = partial(briefs_for, ctx, source, item, body)
+    return ctx.desk.file(source, item_id, item, matches, body, write)
 
 
 def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match], body: str) -> list[Alert]:
@@ -373,62 +298,6 @@ def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match
     slack = ctx.settings.slack
     briefs = briefs_for(ctx, source, item, body, channels_for(matches, slack.routes, slack.default_channel))
     return build_alerts(item, matches, briefs, slack.routes, slack.default_channel)
-
-
-def _parent_channels(story_plan: Plan) -> list[str]:
-    return [a.channel for a in story_plan.alerts if a.kind == "story"]
-
-
-def _plan(
-    ctx: Context,
-    source: Source,
-    item: Item,
-    matches: Sequence[Match],
-    feats: cluster.Features | None,
-    verdicts: Mapping[str, tuple[bool, str]],
-    briefs: Mapping[str, Brief],
-    now: datetime,
-) -> tuple[Placement, Plan]:
-    placed = ctx.stories.place(feats, verdicts)
-    priority = max(ctx.priorities.get(m.topic, 1.0) for m in matches)
-    view = StoryView(
-        title=placed.story.title if placed.story else item.title,
-        url=placed.story.url if placed.story else item.url,
-        outlets=placed.outlets(source.name, source.weight),
-        parents=placed.parents(),
-        priority=priority,
-        topics=placed.topics(),
-        repeat=placed.covered_by(source.name),
-    )
-    slack = ctx.settings.slack
-    story_plan = plan(
-        item,
-        matches,
-        view,
-        briefs,
-        routes=slack.routes,
-        default=slack.default_channel,
-        policies=slack.channels,
-        now=now,
-        threads=ctx.deliverer.threads,
-    )
-    return placed, story_plan
-
-
-def _log_story(source: Source, item: Item, story_id: int, placed: Placement, story_plan: Plan) -> None:
-    joined = f" joined ({placed.match.why()})" if placed.match else " new"
-    merged = f" merged={[e.id for e in placed.merged]}" if placed.merged else ""
-    channels = " ".join(f"{c}:{d.action}" for c, d in story_plan.decisions.items())
-    log.info(
-        "story=%d%s%s source=%r title=%r score=%g %s",
-        story_id,
-        joined,
-        merged,
-        source.name,
-        item.title[:80],
-        story_plan.score,
-        channels,
-    )
 
 
 def fetch_article(ctx: Context, url: str) -> Article | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.cluster import CLOSE_CALLS
+from service.stories.cluster import CLOSE_CALLS
 
 DEFAULT_USER_AGENT = "newsalert/0.1 (+https://github.com/newsalert/newsalert; self-hosted news alerts)"
 _HOST_NAME = re.compile(

@@ -23,7 +23,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from service.detect import CompiledTopic, Entities, TopicModel, compile_entities, compile_topics, parse_model
-from service.digest import ChannelPolicy
 from service.errors import ConfigError
 from service.models import HtmlSelectors, JsonMapping, Source
 from service.schema import (
@@ -37,6 +36,7 @@ from service.schema import (
     SourcesFile,
     TopicsFile,
 )
+from service.stories.digest import ChannelPolicy
 from service.summarize.llm import DEFAULT_BASE_URLS, LLMConfig
 
 

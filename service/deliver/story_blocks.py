@@ -1,7 +1,7 @@
 """Render a story's thread replies, its outlets line and digests as Block Kit and text (pure).
 
 Like blocks.py, every text from a source is escaped and cut to Block Kit's limits. A digest is
-one message of at most `service.digest.DIGEST_LINES` stories (several when there are more).
+one message of at most `service.stories.digest.DIGEST_LINES` stories (several when there are more).
 """
 
 from __future__ import annotations

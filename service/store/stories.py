@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from service.digest import Entry
 from service.models import Alert, Match
 from service.store.sqlite import Store, alert_from_json
+from service.stories.digest import Entry
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from service.cluster import CLOSE_CALLS
 from service.deadline import DeadlineExceeded
 from service.deadline import deadline as hard_deadline
 from service.errors import NewsalertError
 from service.models import Brief
 from service.retry_after import parse_retry_after as retry_after_seconds
+from service.stories.cluster import CLOSE_CALLS
 from service.summarize.brief import (
     HEADLINE_PROMPT_VERSION,
     BriefModel,

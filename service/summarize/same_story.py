@@ -1,6 +1,6 @@
 """The LLM as judge of close calls in story clustering (optional: `llm.same_story`).
 
-Clustering (`service.cluster`) decides on its own; only a story whose closest member scores in the
+Clustering (`service.stories.cluster`) decides on its own; only a story whose closest member scores in the
 close-call band (`llm.same_story_band`, default 0.3-0.55) is put to the LLM: the two headlines
 and leads, each fenced as untrusted data, and the question whether they report the same event.
 The answer, `{"same": true|false, "reason": "..."}`, is validated with pydantic and cached in the
@@ -16,7 +16,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from service.cluster import Features
+from service.stories.cluster import Features
 from service.summarize.asker import CachedAsker
 from service.summarize.classify import clean_reason
 from service.summarize.llm import LLMError

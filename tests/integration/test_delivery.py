@@ -12,8 +12,8 @@ from service.deliver.outbox import backoff, deliver_due
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
 from service.logs import RedactingFilter
 from service.models import Alert, Item, Match
-from service.route import build_alerts
 from service.store import Store
+from service.stories.route import build_alerts
 from tests.support.servers import FakeSlack, SlackAnswer
 
 NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from service.digest import ChannelPolicy, Entry, digest_alerts
 from service.models import Alert, Item
 from service.store import Store
 from service.store.sqlite import alert_from_json
 from service.store.stories import Filing, StoryStore
+from service.stories.digest import ChannelPolicy, Entry, digest_alerts
 
 DUE = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 

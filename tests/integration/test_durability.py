@@ -38,9 +38,9 @@ from service.deliver.outbox import Once, deliver_due
 from service.deliver.slack import SlackBotDeliverer, SlackWebhookDeliverer
 from service.errors import OutboxFull
 from service.models import Alert, Item, Match
-from service.route import build_alerts
 from service.store import Store
 from service.store.migrations import MIGRATIONS
+from service.stories.route import build_alerts
 from tests.support.feeds import rss
 from tests.support.servers import FakeSlack, Page, Site, SlackAnswer
 from tests.support.targets import LostAnswer
@@ -258,6 +258,17 @@ def test_store_takes_sixteen_busy_threads_without_locking_errors(tmp_path: Path)
 # -- the real daemon, killed at random ----------------------------------------------------------
 
 
+NAME_HEADS = ("Kor", "Vel", "Tam", "Bri", "Sol", "Pax", "Quin", "Dro", "Fen", "Lum")
+NAME_TAILS = ("ava", "ex", "ion", "ora", "is", "ent")
+
+
+def word(k: int, salt: int) -> str:
+    """A made-up word of its own for each k and salt, so that no two headlines share words."""
+    syllables = ("ba", "do", "ki", "lu", "me", "no", "pi", "ro", "su", "ta", "ve", "zo")
+    n = k * 7 + salt * 1009
+    return "".join(syllables[(n // 12**i) % 12] for i in range(4)) + "x"
+
+
 class Feeds:
     """Two feeds on the loopback site that keep gaining matching items, one per channel."""
 
@@ -269,10 +280,13 @@ class Feeds:
         for _ in range(n):
             for feed, items in self.items.items():
                 k = len(items)
+                # each item is its own event (a name and made-up words of its own): items of one story from
+                # one outlet are duplicates by design and get no reply, which is not what this counts
+                name = NAME_HEADS[k % 10] + NAME_TAILS[(k // 10 + k) % 6] + (str(k // 60) if k >= 60 else "")
                 title = (
-                    f"Startup item-{k:03d} raises ${k + 1} million for AI agents"
+                    f"{name} raises ${k + 1} million for AI {word(k, 3)}"
                     if feed == "deals"
-                    else f"Lab item-{k:03d} publishes its AGI timeline"
+                    else f"{name} on AGI: {word(k, 1)} {word(k, 2)}"
                 )
                 items.insert(0, (title, f"{self.site.url}/{feed}/item-{k:03d}.html", datetime.now(UTC)))
             for feed, items in self.items.items():

@@ -17,8 +17,8 @@ import pytest
 from service.deliver.outbox import Once, deliver_due
 from service.deliver.slack import PLAIN_LIMIT, SlackBotDeliverer, SlackWebhookDeliverer
 from service.models import Item, Match
-from service.route import build_alerts
 from service.store import Store
+from service.stories.route import build_alerts
 from tests.support.servers import FakeSlack, SlackAnswer
 
 NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from service.cluster import (
+from service.detect.rules import fold
+from service.settings import load_entities
+from service.stories.cluster import (
     DocumentFrequencies,
     Features,
     Story,
@@ -19,8 +21,6 @@ from service.cluster import (
     stream,
     terms,
 )
-from service.detect.rules import fold
-from service.settings import load_entities
 
 ENTITIES = load_entities(Path(__file__).resolve().parents[2] / "config" / "entities.yaml")
 T0 = datetime(2026, 2, 17, 9, 0, tzinfo=UTC)

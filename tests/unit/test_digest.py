@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.digest import (
+from service.models import Item, Match
+from service.stories.digest import (
     ChannelPolicy,
     Entry,
     decide,
@@ -16,8 +17,7 @@ from service.digest import (
     importance,
     in_quiet_hours,
 )
-from service.models import Item, Match
-from service.route import StoryView, plan
+from service.stories.route import StoryView, plan
 
 NEW_YORK = ChannelPolicy(quiet_hours=("22:00", "07:00"), timezone="America/New_York")
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.cluster import features
+from service.stories.cluster import features
 from service.summarize.same_story import build_messages, cache_key, parse_answer
 
 T0 = datetime(2026, 2, 17, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 A story's first alert in a channel is the thread's parent; later coverage from other outlets is a
 reply in that thread plus an update of the parent (the outlets so far). Each channel's policy
-(`service.digest.decide`) may hold an alert for the digest instead (digest-only channels, quiet
+(`service.stories.digest.decide`) may hold an alert for the digest instead (digest-only channels, quiet
 hours, a target that cannot thread) or wait until the story is important enough.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from service.digest import ChannelPolicy, Decision, Entry, decide, importance
 from service.models import Alert, Brief, Item, Match
+from service.stories.digest import ChannelPolicy, Decision, Entry, decide, importance
 
 DEFAULT_POLICY = ChannelPolicy()
 

@@ -4,7 +4,7 @@ One `StoryBook` per process, built from the store at start (stories covered with
 the term frequencies clustering weighs words by) and kept in step with it: `place` is read-only;
 the pipeline files the item in the store (`StoryStore.file_item`), then `commit`s the same change
 here. Both happen under `lock`, so two sources polled at once cannot both start the same story.
-Clustering itself is `service.cluster` (pure); this module only keeps its state.
+Clustering itself is `service.stories.cluster` (pure); this module only keeps its state.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service import cluster
-from service.cluster import DocumentFrequencies, Features, Story, StoryMatch
 from service.detect.entities import Entities
 from service.models import Item
 from service.store.stories import Filing, StoryStore
+from service.stories import cluster
+from service.stories.cluster import DocumentFrequencies, Features, Story, StoryMatch
 
 TERM_DOCS = 100_000  # term counts past this many items are halved (housekeeping): weeks to months of news
 
