@@ -41,9 +41,10 @@ bench: install  ## benchmarks print figures; they assert nothing
 	$(PY) bench/extract_quality.py
 	$(PY) bench/cycle.py
 
-eval: install  ## topic detection and story clustering on the labeled sets (eval/)
+eval: install  ## topic detection, story clustering and the extractive summary on the labelled sets (eval/)
 	$(PY) bench/eval_topics.py
 	$(PY) bench/eval_clusters.py
+	$(PY) bench/eval_summary.py
 
 train: install  ## train config/topics.model.json from the labels in eval/ (their tuned-on part) and any LABELS=...
 	$(VENV)/bin/newsalert topics train eval/topics_labels.jsonl eval/outlets_topics.jsonl $(LABELS) \

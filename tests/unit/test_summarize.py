@@ -1,5 +1,5 @@
 from service.summarize import summarize
-from service.summarize.extractive import sentences
+from service.summarize.extractive import sentences, split
 
 ARTICLE = """Microsoft and OpenAI have signed a new agreement that lets Microsoft pursue AGI on its own.
 The weather in Redmond was mild on Tuesday. Under the new agreement, OpenAI keeps its cloud commitments
@@ -39,3 +39,38 @@ def test_the_headline_is_not_repeated_as_a_summary_sentence() -> None:
     assert summarize(f"{title}. The round was led by existing investors in the company.", title) == (
         "The round was led by existing investors in the company.",
     )
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
+    text = (
+        "U.S. officials met Mr. Altman and J. K. Rowling in Washington on Friday. "
+        "The deal, ranked No. 5 this year, closes in May. Is it final? Yes."
+    )
+    assert split(text) == [
+        "U.S. officials met Mr. Altman and J. K. Rowling in Washington on Friday.",
+        "The deal, ranked No. 5 this year, closes in May.",
+        "Is it final?",
+        "Yes.",
+    ]
+
+
+def test_korean_endings_split_without_a_space() -> None:
+    assert split("네이버가 새 모델을 공개했다.회사는 다음 달 출시한다고 밝혔다. 3.5배 빠르다.") == [
+        "네이버가 새 모델을 공개했다.",
+        "회사는 다음 달 출시한다고 밝혔다.",
+        "3.5배 빠르다.",
+    ]
+
+
+def test_facts_are_preferred_to_quotes_questions_and_asides() -> None:
+    # the same words in each sentence: only the kind of sentence differs
+    text = (
+        "Acme's chip design cuts the cost of training large models by half. "
+        "Will Acme's chip design cut the cost of training large models by half? "
+        '"Acme\'s chip design cuts the cost of training large models by half," said its founder. '
+        "I think Acme's chip design cuts the cost of training large models by half. "
+        "Acme's chip design cuts the cost of training large models by half, its tests show. "
+        "Acme's chip design cuts the cost of training large models by half, buyers report."
+    )
+    out = summarize(text, "Acme unveils a chip design", 3)
+    assert not any(s.startswith(('"', "Will", "I think")) for s in out), out
