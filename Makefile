@@ -21,13 +21,13 @@ run: install  ## set up and start the daemon on config/ (console output without 
 once: install  ## one cycle of every source, deliver, exit
 	$(VENV)/bin/newsalert run --once
 
-test: install  ## set up, lint, run the whole test suite, then print the detection and clustering evals
+test: install  ## set up, lint, print the evals, then run the whole test suite (its result is the last line)
 	$(VENV)/bin/ruff check service tests bench
 	$(VENV)/bin/mypy service
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/pytest -q
 	@if [ -d "$${NEWSALERT_SHARED_DATA:-../shared/data}" ]; then $(MAKE) --no-print-directory eval; \
 	else echo "evals skipped: no shared data at ../shared/data (set NEWSALERT_SHARED_DATA)"; fi
+	$(VENV)/bin/pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check service tests bench

@@ -193,9 +193,13 @@ def _match_json(m: Match) -> dict[str, Any]:
 
 def _objects(path: Path) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSON-lines file (`-` is stdin); a bad line is an error with its place."""
-    stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     with stream:
-        for number, line in enumerate(stream, start=1):
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise NewsalertError(f"{path}:{number}: not UTF-8 (byte {e.start} of the line)") from e
             if not line.strip():
                 continue
             try:

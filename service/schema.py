@@ -113,6 +113,8 @@ class SourceEntry(_Strict):
             raise ValueError("a json source needs a `mapping` (items, title, url)")
         if self.interval is not None and self.cron is not None:
             raise ValueError("set `interval` or `cron`, not both")
+        if self.min_interval is not None and self.max_interval is not None and self.min_interval > self.max_interval:
+            raise ValueError("min_interval is above max_interval")
 
 
 class SourcesFile(_Strict):
@@ -123,8 +125,8 @@ class _Fetch(_Strict):
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(15.0, gt=0)
     deadline: float = Field(30.0, gt=0)
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
     workers: int = Field(128, ge=1, le=256)
     per_host: int = Field(2, ge=1, le=16)
     per_host_spacing: float = Field(0.2, ge=0, le=60)
@@ -276,6 +278,17 @@ class SettingsFile(_Strict):
     @classmethod
     def _duration(cls, v: Any) -> float:
         return parse_duration(v)
+
+    @field_validator("default_interval", "min_interval", "max_interval", "delivery_interval")
+    @classmethod
+    def _at_least_a_second(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError(f"at least 1 second, got {v:g}")
+        return v
+
+    def model_post_init(self, _: Any) -> None:
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval ({self.min_interval:g}s) is above max_interval ({self.max_interval:g}s)")
 
 
 class TopicsFile(_Strict):

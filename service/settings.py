@@ -109,9 +109,33 @@ def _format_errors(name: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+MAX_CONFIG_BYTES = 2 * 1024 * 1024  # a config file larger than this is a mistake (10 MB took 50 s and 1.1 GB)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key repeated in one mapping (where the last silently won)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path.name}: {path.stat().st_size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except RecursionError as e:
+        raise ConfigError(f"{path.name}: nested too deeply") from e
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: file not found") from e
     except UnicodeDecodeError as e:
@@ -255,7 +279,9 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
             f"settings.yaml: slack.channels: no route or default channel sends alerts to {', '.join(sorted(stray))}"
             f" (routes go to {', '.join(sorted(targets | {main.slack.default_channel}))})"
         )
-    store = Path(env.get("NEWSALERT_STORE") or main.store)
+    store = Path(env.get("NEWSALERT_STORE") or main.store).resolve()  # one lock for every path to it (symlinks)
+    if store.is_dir():
+        raise ConfigError(f"settings.yaml: store: {store} is a directory; name a file, e.g. {store / 'newsalert.db'}")
     return Settings(
         config_dir=config_dir,
         store_path=store,

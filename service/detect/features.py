@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from service.detect.entities import Entities
 from service.detect.events import MONEY, Event, find_events
 from service.detect.orgs import unlisted_orgs
-from service.detect.rules import CompiledTopic, Document, Scan, scanned
+from service.detect.rules import CompiledTopic, Document, Pattern, Scan, scanned
 
 LEAD_CHARS = 400
 SCORE_CAP = 3.0
@@ -61,7 +61,7 @@ def lead(scan: Scan) -> str:
     return (scan.folded["summary"] or scan.folded["text"])[:LEAD_CHARS]
 
 
-def _groups(topics: tuple[CompiledTopic, ...]) -> Sequence[tuple[str, re.Pattern[str]]]:
+def _groups(topics: tuple[CompiledTopic, ...]) -> Sequence[tuple[str, Pattern]]:
     """Every distinct group of the topics' rules, with a stable key (a hash of its pattern); kept
     per set of compiled topics (by identity: hashing the topics themselves costs more than this)."""
     key = tuple(map(id, topics))
@@ -72,11 +72,11 @@ def _groups(topics: tuple[CompiledTopic, ...]) -> Sequence[tuple[str, re.Pattern
     return _GROUPS[key][1]
 
 
-_GROUPS: dict[tuple[int, ...], tuple[tuple[CompiledTopic, ...], Sequence[tuple[str, re.Pattern[str]]]]] = {}
+_GROUPS: dict[tuple[int, ...], tuple[tuple[CompiledTopic, ...], Sequence[tuple[str, Pattern]]]] = {}
 
 
-def _distinct_groups(topics: tuple[CompiledTopic, ...]) -> Sequence[tuple[str, re.Pattern[str]]]:
-    seen: dict[str, re.Pattern[str]] = {}
+def _distinct_groups(topics: tuple[CompiledTopic, ...]) -> Sequence[tuple[str, Pattern]]:
+    seen: dict[str, Pattern] = {}
     for topic in topics:
         for rule in topic.rules:
             for group in rule.groups:

@@ -7,7 +7,9 @@ The rule language (config/topics.yaml) is meant to be read by a non-programmer:
   digits (so `Meta` is not found in `metadata`), while any other script may touch it, which lets a
   Korean particle follow (`오픈AI와` contains `오픈AI`);
 - `word*` matches any continuation (`acquisition*` finds `acquisitions`);
-- `/regex/` is a Python regular expression over the folded text;
+- `/regex/` is a Python regular expression over the folded text, run with a time bound (the
+  `regex` module's timeout): one that backtracks catastrophically on a probe is refused when the
+  config loads, and any search that overruns its bound counts as no hit and is logged once;
 - `@name` pulls in a named list of terms from `lists:`.
 
 A topic matches when one of its rules matches and none of its `none` terms is present. A rule is
@@ -20,11 +22,14 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
+
+import regex
 
 from service.errors import ConfigError
 from service.models import Match
@@ -33,6 +38,50 @@ FIELDS = ("title", "summary", "text")
 TITLE_BONUS = 1.5  # a rule whose every group hits the headline is stronger evidence than body text
 EXTRA_RULE = 0.25  # each further matching rule adds a little
 _ENDINGS = {"*": r"\w*", "b": r"(?![a-z0-9])", "": ""}
+REGEX_TIMEOUT = 0.05  # seconds a group with a user `/regex/` may search one field
+PROBE_TIMEOUT = 0.2  # seconds a probe may take before a `/regex/` is refused at load
+log = logging.getLogger(__name__)
+
+
+class BoundedPattern:
+    """A group holding user `/regex/` terms: its literal terms stay one `re` trie, its regexes run
+    in the `regex` module with every search bounded in time. An overrun is no hit (a rule cannot
+    freeze the daemon), logged once per pattern. Matches as the alternation `literals|regexes` would."""
+
+    def __init__(self, literals: str | None, regexes: str) -> None:
+        self.pattern = "|".join(p for p in (literals, regexes) if p)
+        self._literals = re.compile(literals) if literals else None
+        self._regexes = regex.compile(regexes, regex.V0)
+        self._reported = False
+
+    def _overrun(self) -> None:
+        if not self._reported:
+            self._reported = True
+            log.warning(
+                "a topic regex took over %.2fs on one text and was skipped: %.120s", REGEX_TIMEOUT, self.pattern
+            )
+
+    def search(self, text: str) -> Hit | None:
+        literal = self._literals.search(text) if self._literals else None
+        end = literal.start() if literal else len(text)  # a regex hit counts only if it starts earlier
+        try:
+            found = self._regexes.search(text, 0, end, timeout=REGEX_TIMEOUT) if end or not literal else None
+        except TimeoutError:
+            self._overrun()
+            found = None
+        return found if found is not None and (literal is None or found.start() < literal.start()) else literal
+
+    def finditer(self, text: str) -> list[Hit]:
+        hits: list[Hit] = list(self._literals.finditer(text)) if self._literals else []
+        try:
+            hits += self._regexes.finditer(text, timeout=REGEX_TIMEOUT)
+        except TimeoutError:
+            self._overrun()
+        return sorted(hits, key=lambda h: h.start())
+
+
+Pattern: TypeAlias = re.Pattern[str] | BoundedPattern
+Hit: TypeAlias = "re.Match[str] | regex.Match[str]"
 
 
 def fold(text: str) -> str:
@@ -56,7 +105,7 @@ class Document:
 
 @dataclass(frozen=True)
 class Rule:
-    groups: tuple[re.Pattern[str], ...]
+    groups: tuple[Pattern, ...]
     fields: tuple[str, ...]
     weight: float
     within: int | None = None  # every group's hit within this many words of the first group's, in one field
@@ -72,7 +121,7 @@ class CompiledTopic:
     id: str
     description: str
     rules: tuple[Rule, ...]
-    exclude: re.Pattern[str] | None
+    exclude: Pattern | None
     min_score: float
     event: str | None = None  # an event kind that explains this topic's matches (see match.py)
     event_alone: bool = False  # the event matches the topic even when no rule does
@@ -89,10 +138,26 @@ def _regex_term(term: str, where: str) -> str | None:
     if not (len(term) > 2 and term.startswith("/") and term.endswith("/")):
         return None
     try:
-        re.compile(term[1:-1])
-    except re.error as e:
-        raise ConfigError(f"{where}: bad regular expression at position {e.pos}: {e.msg}") from e
+        compiled = regex.compile(term[1:-1], regex.V0)
+    except regex.error as e:
+        detail = f"at position {e.pos}: {e.msg}" if hasattr(e, "msg") else str(e)  # type: ignore[attr-defined]
+        raise ConfigError(f"{where}: bad regular expression {detail}") from e
+    for probe in _probes(term[1:-1]):
+        try:
+            compiled.search(probe, timeout=PROBE_TIMEOUT)
+        except TimeoutError:
+            raise ConfigError(
+                f"{where}: regular expression {term} backtracks catastrophically "
+                f"(over {PROBE_TIMEOUT}s on a {len(probe)}-character text); nest no repeats such as (a+)+"
+            ) from None
     return f"(?:{term[1:-1]})"
+
+
+def _probes(body: str) -> list[str]:
+    """Texts that make a catastrophically backtracking pattern blow up: a run of each character the
+    pattern names (and of a letter, a digit and a space) that ends in something that fails to match."""
+    chars = {c for c in body if c.isalnum() or c in " -_."} | {"a", "1", " "}
+    return [c * 40 + tail for c in sorted(chars) for tail in ("\x00", "!")]
 
 
 def _literal(term: str, where: str) -> tuple[str, str]:
@@ -130,7 +195,7 @@ def _expand(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> list[
     return out
 
 
-def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> re.Pattern[str]:
+def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> Pattern:
     terms = _expand(value, lists, where)
     if not terms:
         raise ConfigError(f"{where}: empty group")
@@ -142,7 +207,9 @@ def _group(value: Any, lists: Mapping[str, Sequence[str]], where: str) -> re.Pat
             regexes.append(body)
         else:
             literals.append(_literal(term, here))
-    return _compiled("|".join(([literal_pattern(literals)] if literals else []) + regexes))
+    if regexes:
+        return _bounded(literal_pattern(literals) if literals else None, "|".join(regexes))
+    return _compiled(literal_pattern(literals))
 
 
 def literal_pattern(terms: Sequence[tuple[str, str]]) -> str:
@@ -181,13 +248,19 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+@functools.lru_cache(maxsize=4096)
+def _bounded(literals: str | None, regexes: str) -> BoundedPattern:
+    """The same for groups with user `/regex/` terms."""
+    return BoundedPattern(literals, regexes)
+
+
 def _rule(raw: Mapping[str, Any], lists: Mapping[str, Sequence[str]], where: str) -> Rule:
     unknown = set(raw) - {"any", "all", "in", "weight", "within", "force"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     if ("any" in raw) == ("all" in raw):
         raise ConfigError(f"{where}: a rule needs exactly one of `any` or `all`")
-    groups: tuple[re.Pattern[str], ...]
+    groups: tuple[Pattern, ...]
     if "any" in raw:
         groups = (_group(raw["any"], lists, f"{where}.any"),)
     else:
@@ -258,7 +331,7 @@ def compile_topics(
     return tuple(compile_topic(t, lists, f"topics[{i}]") for i, t in enumerate(topics))
 
 
-def _quote(hit: re.Match[str], folded: str, original: str) -> str:
+def _quote(hit: Hit, folded: str, original: str) -> str:
     """The matched words as written (casefolding rarely changes lengths; when it did, the folded form)."""
     return original[hit.start() : hit.end()] if len(original) == len(folded) else hit.group(0)
 
@@ -270,11 +343,11 @@ class Scan:
     def __init__(self, document: Document) -> None:
         self.document = document
         self.folded = document.folded()
-        self._hits: dict[tuple[int, str], re.Match[str] | None] = {}
+        self._hits: dict[tuple[int, str], Hit | None] = {}
         self._rules: dict[int, tuple[list[str], bool] | None] = {}
         self._originals: dict[str, str] | None = None
 
-    def search(self, group: re.Pattern[str], field: str) -> re.Match[str] | None:
+    def search(self, group: Pattern, field: str) -> Hit | None:
         key = (id(group), field)
         if key not in self._hits:
             self._hits[key] = group.search(self.folded[field])
@@ -293,7 +366,7 @@ class Scan:
             self._originals = self.document.originals()
         return self._originals
 
-    def quote(self, hit: re.Match[str], field: str) -> str:
+    def quote(self, hit: Hit, field: str) -> str:
         return _quote(hit, self.folded[field], self.originals()[field])
 
     def vetoed(self, topic: CompiledTopic) -> bool:
@@ -305,7 +378,7 @@ def _near_hits(rule: Rule, scan: Scan, within: int) -> tuple[list[str], bool] | 
     for name in rule.fields:
         text = scan.folded[name]
         starts = [m.start() for m in re.finditer(r"\S+", text)]
-        spans = [list(g.finditer(text)) for g in rule.groups]
+        spans: list[list[Hit]] = [list(g.finditer(text)) for g in rule.groups]
         for anchor in spans[0]:
             at = bisect.bisect_right(starts, anchor.start())
             near = [

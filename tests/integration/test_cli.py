@@ -75,6 +75,18 @@ def test_detect_reports_bad_lines(
     assert "bad.jsonl:2: not JSON" in capsys.readouterr().err
 
 
+def test_detect_reports_input_that_is_not_utf8_or_nested_too_deeply(
+    make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "bin.jsonl"
+    items.write_bytes(b'{"id": 1, "title": "x"}\n{"id": 2, "title": "\xff\xfe"}\n')
+    assert main(["--config", str(make_config("sources: []\n")), "detect", str(items)]) == 1
+    assert "bin.jsonl:2: not UTF-8" in capsys.readouterr().err
+    items.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    assert main(["--config", str(make_config("sources: []\n")), "detect", str(items)]) == 1
+    assert "bin.jsonl:1: not JSON" in capsys.readouterr().err
+
+
 def test_stories_clusters_a_file_and_explains_joins(
     make_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

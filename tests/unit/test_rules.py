@@ -1,8 +1,9 @@
+import time
 from pathlib import Path
 
 import pytest
 
-from service.detect import Document, compile_topics, detect, may_match
+from service.detect import Document, compile_topics, detect, may_match, rules
 from service.errors import ConfigError
 from service.settings import load_topics
 
@@ -181,6 +182,8 @@ def test_may_match_sees_partial_rules() -> None:
     ("raw", "message"),
     [
         ({"id": "x", "any": ["/(unclosed/"]}, "topics[0].any[0]: bad regular expression at position"),
+        ({"id": "x", "any": ["ok", "/(x|xx)+y/"]}, "topics[0].any[1]: regular expression /"),
+        ({"id": "x", "none": ["/(a|aa)+$/"], "any": ["a"]}, "topics[0].none[0]: regular expression /"),
         ({"id": "x", "any": ["@nope"]}, "topics[0].any[0]: unknown list @nope"),
         ({"id": "x"}, "topics[0]: a topic needs `any` terms or `rules`"),
         ({"id": "x", "rules": [{"all": []}]}, "topics[0].rules[0].all: must be a non-empty list"),
@@ -210,3 +213,28 @@ def test_within_words() -> None:
     assert detect(t, Document("a deal for OpenAI"))  # either order
     with pytest.raises(ConfigError, match=r"topics\[0\]\.rules\[0\]\.within: a number of words"):
         topics({"id": "x", "rules": [{"all": ["a", "b"], "within": "near"}]})
+
+
+def test_a_user_regex_search_is_bounded_in_time_and_counts_as_no_hit(caplog: pytest.LogCaptureFixture) -> None:
+    # a pattern the load-time probes would refuse, built directly: the bound is the second line of defence
+    slow = rules.BoundedPattern(None, "(?:(x|xx)+y)")
+    text = "x" * 40
+    started = time.monotonic()
+    assert slow.search(text) is None and slow.finditer(text) == []
+    assert time.monotonic() - started < 2 * rules.REGEX_TIMEOUT + 1
+    assert caplog.text.count("took over") == 1  # logged once per pattern
+    assert slow.search("xxy") is not None
+
+
+def test_the_nested_repeat_that_froze_the_daemon_is_fast() -> None:
+    # /(a+)+$/ on a 35-character headline froze the daemon under `re`; the regex module runs it at once
+    t = topics({"id": "x", "any": ["/(a+)+$/"]})
+    started = time.monotonic()
+    assert not detect(t, Document("a" * 35 + "!")) and detect(t, Document("a" * 35))
+    assert time.monotonic() - started < 1
+
+
+def test_topics_with_a_regex_still_match_and_quote() -> None:
+    t = topics({"id": "x", "rules": [{"all": ["/\\bpartner(s|ed)?\\b/", "OpenAI"], "within": 3}]})
+    found = detect(t, Document("Microsoft partnered with OpenAI on chips"))
+    assert found and found[0].matched == ("partnered", "OpenAI")

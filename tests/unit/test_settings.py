@@ -125,3 +125,50 @@ def test_a_channel_policy_nobody_routes_to_is_a_config_error(make_config: Callab
     policy = "slack:\n  routes: {agi: '#ai-agi'}\n  channels:\n    'ai-agi': {quiet_hours: '22:00-08:00'}\n"
     with pytest.raises(ConfigError, match=r"slack\.channels: no route or default channel sends alerts to ai-agi"):
         config.load(make_config("sources: []\n", policy), env={})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("max_interval: 0\n", "settings.yaml: max_interval: at least 1 second, got 0"),
+        ("min_interval: 2h\nmax_interval: 1h\n", "min_interval (7200s) is above max_interval (3600s)"),
+        ("fetch: {max_bytes: 0}\n", "settings.yaml: fetch.max_bytes: Input should be greater than or equal to 1024"),
+        ("fetch: {max_bytes: -5}\n", "fetch.max_bytes"),
+        ("fetch: {max_redirects: -1}\n", "settings.yaml: fetch.max_redirects: Input should be greater than or equal"),
+        ("language: en\nlanguage: ko\n", "settings.yaml: line 2 column 1 key 'language' appears twice"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "settings.yaml: nested too deeply"),
+    ],
+)
+def test_harmful_settings_are_refused_with_their_place(
+    make_config: Callable[..., Path], settings: str, message: str
+) -> None:
+    cfg = make_config("sources: []\n", "")
+    (cfg / "settings.yaml").write_text(settings, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        config.load(cfg, env={})
+    assert message in str(e.value)
+
+
+def test_a_source_min_interval_above_its_max_is_refused(make_config: Callable[..., Path]) -> None:
+    cfg = make_config("sources:\n  - {name: A, url: 'https://a.example/f', min_interval: 2h, max_interval: 1h}\n", "")
+    with pytest.raises(ConfigError, match=r"sources\[0\].*min_interval is above max_interval"):
+        config.load(cfg, env={})
+
+
+def test_an_oversized_config_file_is_refused_before_it_is_parsed(make_config: Callable[..., Path]) -> None:
+    cfg = make_config("sources: []\n", "")
+    (cfg / "topics.yaml").write_text("# padding\n" * (config.MAX_CONFIG_BYTES // 10 + 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"topics.yaml: .* bytes, over the"):
+        config.load(cfg, env={})
+
+
+def test_a_store_that_is_a_directory_is_refused_and_a_symlinked_one_resolves(
+    make_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = make_config("sources: []\n", "")
+    with pytest.raises(ConfigError, match=r"store: .* is a directory"):
+        config.load(cfg, env={"NEWSALERT_STORE": str(tmp_path)})
+    real = tmp_path / "real.db"
+    real.touch()
+    (tmp_path / "link.db").symlink_to(real)
+    assert config.load(cfg, env={"NEWSALERT_STORE": str(tmp_path / "link.db")}).store_path == real
