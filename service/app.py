@@ -189,7 +189,8 @@ def _run_scheduler(ctx: Context) -> None:
 
 
 def healthy(settings: Settings, now: float | None = None) -> bool:
-    """The daemon is healthy when its delivery job ran recently (it touches a heartbeat file)."""
+    """The daemon is healthy when its delivery job succeeded recently (it then touches a heartbeat
+    file; a run that fails, e.g. on a read-only store or a full disk, does not)."""
     beat = heartbeat_path(settings)
     limit = max(3 * settings.delivery_interval, 120)
     return beat.exists() and (now or time.time()) - beat.stat().st_mtime < limit

@@ -384,7 +384,11 @@ def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_health(_: argparse.Namespace, settings: config.Settings) -> int:
     ok = app.healthy(settings)
-    print("healthy" if ok else "unhealthy: the delivery job has not run recently")
+    print(
+        "healthy"
+        if ok
+        else "unhealthy: no delivery run succeeded recently (the daemon is down or delivery fails: see its log)"
+    )
     return 0 if ok else 1
 
 

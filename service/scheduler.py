@@ -31,13 +31,15 @@ log = logging.getLogger("newsalert.scheduler")
 
 def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -> None:
     """Queue the digests that are due, then drain the outbox (one job: digests keep queue order);
-    also save the term counts clustering learned since the last run."""
+    also save the term counts clustering learned since the last run. The heartbeat (`health`) is
+    touched only when the run succeeded: a read-only store or a full disk makes the daemon unhealthy."""
     try:
         compose_digests(ctx)
         deliver(ctx)
         ctx.stories.flush()
     except Exception:
         log.exception("internal error in delivery")
+        return
     if heartbeat is not None:
         heartbeat()
 
