@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -97,7 +98,8 @@ def context(
     desk = StoryDesk(
         book=stories,
         store=store,
-        slack=settings.slack,
+        # a webhook posts to its one channel: every topic goes there, once (routes would post twice)
+        slack=settings.slack if target.threads else replace(settings.slack, routes={}),
         entities=settings.entities,
         priorities={t.id: t.priority for t in settings.topics},
         threads=target.threads,
