@@ -19,6 +19,7 @@ COPY config ./config
 
 USER 10001
 VOLUME ["/data"]
+EXPOSE 9464
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 CMD ["newsalert", "health"]
 ENTRYPOINT ["newsalert"]
 CMD ["run"]

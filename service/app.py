@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 
@@ -26,6 +27,7 @@ from service.errors import NewsalertError
 from service.fetch import Fetcher
 from service.fetch.addresses import AddressPolicy
 from service.fetch.transport import GuardedTransport
+from service.metrics import Metrics, serve
 from service.pipeline import Context, SourceReport, compose_digests, deliver, run_cycle
 from service.settings import Settings
 from service.store import Store
@@ -107,7 +109,9 @@ def context(
         judge=make_judge(settings, summarizer, store),
     )
     try:
-        yield Context(settings, store, fetcher, target, summarizer, clock, stories, desk, classifier)
+        metrics = Metrics()
+        metrics.watch_outbox(store.outbox_counts, store.outbox_oldest_pending, clock)
+        yield Context(settings, store, fetcher, target, summarizer, clock, stories, desk, classifier, metrics)
     finally:
         stories.flush()
         if isinstance(summarizer, BriefWriter):
@@ -178,16 +182,33 @@ def _run_scheduler(ctx: Context) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     scheduler.start()
+    listener = _listen(ctx, alive=lambda: scheduler.running)
     log.info(
-        "newsalert running sources=%d target=%s store=%s",
+        "newsalert running sources=%d target=%s store=%s metrics=%s",
         len(ctx.settings.sources),
         ctx.deliverer.name,
         ctx.settings.store_path,
+        "http://{}:{}/metrics".format(*listener.server_address[:2]) if listener else "off",
     )
     while not stop.wait(1.0):
         pass
+    if listener is not None:
+        listener.shutdown()
     scheduler.shutdown(wait=True)
     log.info("stopped")
+
+
+def _listen(ctx: Context, alive: Callable[[], bool]) -> WSGIServer | None:
+    """The metrics and health listener, or None when it is off or cannot bind (alerts matter more
+    than metrics: the daemon runs on and says why)."""
+    if ctx.settings.metrics_listen is None:
+        return None
+    host, port = ctx.settings.metrics_listen
+    try:
+        return serve(ctx.metrics, host, port, alive=alive, ready=lambda: healthy(ctx.settings))
+    except OSError as e:
+        log.error("metrics.listen %s:%d: cannot listen (%s); running without metrics", host, port, e.strerror or e)
+        return None
 
 
 def healthy(settings: Settings, now: float | None = None) -> bool:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -28,6 +28,7 @@ from service.errors import ExtractError, FetchError, HTTPStatusError, OutboxFull
 from service.extract import extract
 from service.fetch import Fetcher
 from service.fetch.politeness import spread_by_host
+from service.metrics import Metrics
 from service.models import Alert, Article, Brief, FetchResult, Item, Match, Source, SourceState
 from service.settings import Settings
 from service.sources._normalize import http_charset
@@ -60,6 +61,7 @@ class Context:
     stories: StoryBook  # the stories of the window (term counts are fed from every poll)
     desk: StoryDesk  # the story stage: files an alerted item with its story
     classifier: Classifier | None = None  # llm.classify: the LLM's opinion on near misses
+    metrics: Metrics = field(default_factory=Metrics)  # what the stages count, scraped at metrics.listen
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ def poll_source(ctx: Context, source: Source, parse: Parser = parse_items) -> So
         retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
         report = _record_failure(ctx, source, state, now, str(e), retry_after)
     _track_health(ctx, source, state, report, now)
-    _log_report(report, state, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    _log_report(report, state, seconds)
+    ctx.metrics.poll(source.name, report.status, report.new, seconds)
     return report
 
 
@@ -287,6 +291,7 @@ def process_item(ctx: Context, source: Source, item_id: int, item: Item) -> int 
         return 0
     if not matches:
         return None
+    ctx.metrics.matched(m.topic for m in matches)
     write = partial(briefs_for, ctx, source, item, body)
     return ctx.desk.file(source, item_id, item, matches, body, write)
 
@@ -361,4 +366,6 @@ def compose_digests(ctx: Context) -> int:
 
 
 def deliver(ctx: Context) -> DeliveryReport:
-    return deliver_due(ctx.store, ctx.deliverer, ctx.clock(), ops_channel=ctx.settings.slack.ops_channel)
+    report = deliver_due(ctx.store, ctx.deliverer, ctx.clock(), ops_channel=ctx.settings.slack.ops_channel)
+    ctx.metrics.delivered(report.sent, report.failed, report.deferred)
+    return report

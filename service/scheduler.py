@@ -39,6 +39,7 @@ def guarded_deliver(ctx: Context, heartbeat: Callable[[], None] | None = None) -
         ctx.stories.flush()
     except Exception:
         log.exception("internal error in delivery")
+        ctx.metrics.delivery_errors.inc()
         return
     if heartbeat is not None:
         heartbeat()

@@ -248,6 +248,10 @@ class LLMSection(_Strict):
         return parse_duration(v)
 
 
+class MetricsSection(_Strict):
+    listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")  # host:port (port 0: any free one)
+
+
 class SettingsFile(_Strict):
     store: str = "data/newsalert.db"
     first_poll_window: float = 24 * 3600
@@ -265,6 +269,7 @@ class SettingsFile(_Strict):
     llm: LLMSection = Field(default_factory=LLMSection)
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)
+    metrics: MetricsSection | bool = True  # false: no listener (no metrics, no /healthz, /readyz)
 
     @field_validator(
         "first_poll_window",

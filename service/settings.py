@@ -30,6 +30,7 @@ from service.schema import (
     ChannelEntry,
     EntitiesFile,
     LLMSection,
+    MetricsSection,
     RouteEntry,
     SettingsFile,
     SourceEntry,
@@ -92,6 +93,7 @@ class Settings:
     outbox_max_pending: int = 10_000
     language: str = "en"  # the team's language: LLM briefs are written in it
     llm: LLMConfig | None = None  # None: the embedded extractive summary only
+    metrics_listen: tuple[str, int] | None = None  # host, port of /metrics, /healthz, /readyz (None: off)
 
     def secrets(self) -> tuple[str, ...]:
         llm_key = (self.llm.api_key,) if self.llm and self.llm.api_key else ()
@@ -279,6 +281,10 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
             f"settings.yaml: slack.channels: no route or default channel sends alerts to {', '.join(sorted(stray))}"
             f" (routes go to {', '.join(sorted(targets | {main.slack.default_channel}))})"
         )
+    metrics = MetricsSection() if main.metrics is True else main.metrics or None
+    listen = metrics.listen.rpartition(":") if metrics else None
+    if listen and int(listen[2]) > 65535:
+        raise ConfigError(f"settings.yaml: metrics.listen: port {listen[2]} is above 65535")
     store = Path(env.get("NEWSALERT_STORE") or main.store).resolve()  # one lock for every path to it (symlinks)
     if store.is_dir():
         raise ConfigError(f"settings.yaml: store: {store} is a directory; name a file, e.g. {store / 'newsalert.db'}")
@@ -312,6 +318,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         outbox_max_pending=main.outbox_max_pending,
         language=main.language,
         llm=_llm(main.llm, env),
+        metrics_listen=(listen[0] or "127.0.0.1", int(listen[2])) if listen else None,
     )
 
 

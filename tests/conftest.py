@@ -52,7 +52,8 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
         cfg.mkdir(exist_ok=True)
         (cfg / "sources.yaml").write_text(textwrap.dedent(sources), "utf-8")
         merged = yaml.safe_load((REPO / "config" / "settings.yaml").read_text("utf-8"))
-        merged.update(store=str(tmp_path / "store.db"), jitter=0)
+        # A free port per daemon: tests run daemons while others may hold the default 9464.
+        merged.update(store=str(tmp_path / "store.db"), jitter=0, metrics={"listen": "127.0.0.1:0"})
         # Every test site is one host: no spacing between its requests keeps the tests quick. The
         # sites, their articles and the fake Slack are on loopback, which the address guard refuses
         # unless it is allowed.
