@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = config.load(args.config)
-        logs.setup(args.log_level, settings.secrets())
+        logs.setup(args.log_level, settings.secrets(), settings.log_format)
         return int(COMMANDS[args.command](args, settings) or 0)
     except ConfigError as e:
         print(f"newsalert: configuration error:\n{e}", file=sys.stderr)

@@ -1,10 +1,18 @@
-"""Logging setup: one line per event, with secrets redacted from every logger (ours and libraries')."""
+"""Logging setup: one line per event, with secrets redacted from every logger (ours and libraries').
+
+Text by default; `log_format: json` (or NEWSALERT_LOG_FORMAT=json) writes one JSON object a line
+with stable fields: `time`, `level`, `logger`, `message`, the message's own `key=value` pairs as
+fields of their own (`source`, `status`, `new`, ...; never overriding the four), and `error` with
+the traceback when there is one.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 _PATTERNS = (
     re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),  # Slack tokens
@@ -39,9 +47,32 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+_PAIR = re.compile(r"(?<![\w.])([a-z_]+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s,]+)")
+_FIXED = ("time", "level", "logger", "message", "error")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        out: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+        }
+        for key, value in _PAIR.findall(message):
+            if key not in _FIXED:
+                out.setdefault(key, value[1:-1] if value[:1] in "'\"" else value)
+        if record.exc_text or record.exc_info:
+            out["error"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup(level: str = "INFO", secrets: Iterable[str] = (), fmt: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -270,6 +270,7 @@ class SettingsFile(_Strict):
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)
     metrics: MetricsSection | bool = True  # false: no listener (no metrics, no /healthz, /readyz)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator(
         "first_poll_window",

@@ -94,6 +94,7 @@ class Settings:
     language: str = "en"  # the team's language: LLM briefs are written in it
     llm: LLMConfig | None = None  # None: the embedded extractive summary only
     metrics_listen: tuple[str, int] | None = None  # host, port of /metrics, /healthz, /readyz (None: off)
+    log_format: str = "text"  # text | json (settings `log_format`, or NEWSALERT_LOG_FORMAT)
 
     def secrets(self) -> tuple[str, ...]:
         llm_key = (self.llm.api_key,) if self.llm and self.llm.api_key else ()
@@ -129,6 +130,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ConfigError(f"NEWSALERT_LOG_FORMAT: 'text' or 'json', got {value!r}")
+    return value
 
 
 def _load_yaml(path: Path) -> Any:
@@ -319,6 +326,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         language=main.language,
         llm=_llm(main.llm, env),
         metrics_listen=(listen[0] or "127.0.0.1", int(listen[2])) if listen else None,
+        log_format=_log_format(env.get("NEWSALERT_LOG_FORMAT") or main.log_format),
     )
 
 
