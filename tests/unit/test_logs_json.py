@@ -13,6 +13,8 @@ from service.errors import ConfigError
 
 
 def test_json_logs_have_stable_fields_and_no_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
     logs.setup("INFO", ["xoxb-not-a-real-token-123"], "json")
     log = logging.getLogger("newsalert.pipeline")
     log.warning("source=%r status=%s new=%d level=%s url=%s", "Lab news", "error", 3, "x", "xoxb-not-a-real-token-123")
@@ -20,13 +22,14 @@ def test_json_logs_have_stable_fields_and_no_secrets(capsys: pytest.CaptureFixtu
         raise ValueError("boom")
     except ValueError:
         log.exception("internal error in delivery")
+    root.handlers[:], level = before
+    root.setLevel(level)
     first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert first["level"] == "WARNING" and first["logger"] == "newsalert.pipeline"
     assert (first["source"], first["status"], first["new"]) == ("Lab news", "error", "3")
     assert first["url"] == "[redacted]" and "xoxb" not in json.dumps(first)
     assert "time" in first and first["message"].startswith("source='Lab news'")
     assert second["message"] == "internal error in delivery" and "ValueError: boom" in second["error"]
-    logs.setup("INFO")  # text again for the other tests
 
 
 def test_a_bad_log_format_is_a_config_error(make_config: Callable[..., Path]) -> None:
