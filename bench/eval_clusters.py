@@ -1,4 +1,4 @@
-"""Benchmark: same-story clustering (service/cluster.py) on the labeled set of real stories.
+"""Benchmark: same-story clustering (service/stories/cluster.py) on the labeled set of real stories.
 
 The labels (eval/story_clusters.jsonl) hold only stream ids and story slugs; the text is read from
 ../shared/data/news_stream.jsonl. The labeled items are replayed in publication order through

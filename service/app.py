@@ -28,6 +28,7 @@ from service.fetch import Fetcher
 from service.fetch.addresses import AddressPolicy
 from service.fetch.transport import GuardedTransport
 from service.metrics import Metrics, serve
+from service.metrics import stop as stop_listener
 from service.pipeline import Context, SourceReport, compose_digests, deliver, run_cycle
 from service.settings import Settings
 from service.store import Store
@@ -190,11 +191,13 @@ def _run_scheduler(ctx: Context) -> None:
         ctx.settings.store_path,
         "http://{}:{}/metrics".format(*listener.server_address[:2]) if listener else "off",
     )
-    while not stop.wait(1.0):
-        pass
-    if listener is not None:
-        listener.shutdown()
-    scheduler.shutdown(wait=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        if listener is not None:
+            stop_listener(listener)
+        scheduler.shutdown(wait=True)
     log.info("stopped")
 
 

@@ -34,7 +34,7 @@ class _Outbox(Collector):
     def collect(self) -> Iterable[Metric]:
         counts = self._counts()
         pending = GaugeMetricFamily("newsalert_outbox_alerts", "Alerts in the outbox by status", labels=["status"])
-        for status in ("pending", "sending", "sent", "failed"):
+        for status in ("pending", "sent", "failed"):  # pending includes the one being posted
             pending.add_metric([status], counts.get(status, 0))
         yield pending
         oldest = self._oldest()
@@ -93,13 +93,15 @@ class Metrics:
 
 
 class _Quiet(WSGIRequestHandler):
+    timeout = 10  # seconds: an idle connection cannot hold the one-request-at-a-time listener
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # scrapes every 15 s would flood the log
 
 
 def serve(metrics: Metrics, host: str, port: int, alive: Callable[[], bool], ready: Callable[[], bool]) -> WSGIServer:
     """Start the listener in a daemon thread; `server.server_address` is where it listens (port 0
-    picks one); `server.shutdown()` stops it."""
+    picks one; IPv4); `stop` ends it and frees its socket."""
     scrape = make_wsgi_app(metrics.registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes] | list[bytes]:
@@ -117,3 +119,8 @@ def serve(metrics: Metrics, host: str, port: int, alive: Callable[[], bool], rea
     server = make_server(host, port, app, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
+
+
+def stop(server: WSGIServer) -> None:
+    server.shutdown()
+    server.server_close()

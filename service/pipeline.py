@@ -89,6 +89,7 @@ def poll_source(ctx: Context, source: Source, parse: Parser = parse_items) -> So
         # Not the source's fault: its items stay pending (and its validators unrecorded), so the
         # next poll processes them again once Slack has drained the queue.
         log.error("source=%r held back: %s", source.name, e)
+        ctx.metrics.poll(source.name, "held", 0, time.monotonic() - started)
         return SourceReport(source.name, "held", error=str(e))
     except SourceError as e:
         retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
@@ -108,6 +109,7 @@ def guarded_poll(ctx: Context, source: Source, parse: Parser = parse_items) -> S
         return poll_source(ctx, source, parse)
     except Exception as e:
         log.exception("internal error polling source=%r", source.name)
+        ctx.metrics.poll(source.name, "error", 0, 0.0)
         error = f"internal error: {type(e).__name__}"
     try:
         return record_internal_error(ctx, source, error)
@@ -300,7 +302,7 @@ def alerts_for(ctx: Context, source: Source, item: Item, matches: Sequence[Match
     """The alerts an item would get as a story of its own (`newsalert preview`)."""
     if not matches:
         return []
-    slack = ctx.settings.slack
+    slack = ctx.desk.slack  # as the daemon routes (a webhook: its one channel)
     briefs = briefs_for(ctx, source, item, body, channels_for(matches, slack.routes, slack.default_channel))
     return build_alerts(item, matches, briefs, slack.routes, slack.default_channel)
 

@@ -63,9 +63,10 @@ class BoundedPattern:
 
     def search(self, text: str) -> Hit | None:
         literal = self._literals.search(text) if self._literals else None
-        end = literal.start() if literal else len(text)  # a regex hit counts only if it starts earlier
+        if literal is not None and literal.start() == 0:
+            return literal  # nothing starts earlier, and at one position the literals come first
         try:
-            found = self._regexes.search(text, 0, end, timeout=REGEX_TIMEOUT) if end or not literal else None
+            found = self._regexes.search(text, timeout=REGEX_TIMEOUT)  # the whole text: `$`, lookaheads
         except TimeoutError:
             self._overrun()
             found = None

@@ -109,7 +109,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sources ADD COLUMN failed_body_hash TEXT;
     """,
-    # 6: stories. An alerted item joins a story (service/cluster.py); a story's first alert in a
+    # 6: stories. An alerted item joins a story (service/stories/cluster.py); a story's first alert in a
     # channel is its thread's parent there; held alerts wait in `digest_entries` for their digest;
     # `term_df` is the document frequency of terms over items seen, for clustering's IDF.
     """

@@ -92,6 +92,7 @@ _ABBREVIATIONS = frozenset(
 _BEFORE_NUMBER = frozenset({"no", "nos", "vol", "fig", "art", "p", "pp"})  # "No. 5", "p. 12"
 _CANDIDATE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?=\s)|(?<=[가-힣][다요죠까])\.(?=[\"'”’]?[^\s\d.,])|\n+")
 _LAST_WORD = re.compile(r"([\w.]+)\.$")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MIN_CHARS, _MAX_CHARS = 25, 400
 _QUOTE_START = re.compile(r"^[\"“‘'«「『]")
@@ -191,7 +192,7 @@ _STOP = frozenset(
 
 def _ends_sentence(text: str, end: int) -> bool:
     """Whether the period before `end` closes a sentence, not an abbreviation or an initial."""
-    head = text[:end].rstrip("\"'”’)]")
+    head = text[max(0, end - 80) : end].rstrip("\"'”’)]")  # the last word is all it reads: linear in the text
     if not head.endswith("."):
         return True
     word = _LAST_WORD.search(head)
@@ -200,7 +201,8 @@ def _ends_sentence(text: str, end: int) -> bool:
     last = word.group(1).casefold()
     if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
         return False  # "U.S. officials", "J. K. Rowling"
-    nxt = text[end:].lstrip()[:1]
+    after = _NEXT_CHAR.match(text, end)
+    nxt = after.group(1) if after else ""
     if last in _BEFORE_NUMBER and nxt.isdigit():
         return False
     return not (nxt and nxt.islower())  # "... approx. three", a sentence starts with a capital

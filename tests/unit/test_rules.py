@@ -1,3 +1,4 @@
+import re
 import time
 from pathlib import Path
 
@@ -238,3 +239,14 @@ def test_topics_with_a_regex_still_match_and_quote() -> None:
     t = topics({"id": "x", "rules": [{"all": ["/\\bpartner(s|ed)?\\b/", "OpenAI"], "within": 3}]})
     found = detect(t, Document("Microsoft partnered with OpenAI on chips"))
     assert found and found[0].matched == ("partnered", "OpenAI")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("foo bar", "foo ba"), ("foo x", "foo x"), ("fxxbar", "fxxbar"), ("bar foo", "bar"), ("", None)],
+)
+def test_a_group_of_literals_and_regexes_matches_as_their_alternation(text: str, expected: str | None) -> None:
+    group = rules.BoundedPattern(r"(?:bar)", r"(?:fo+ ba)|(?:foo\s*x$)|(?:f\w+)")
+    alternation = re.compile(group.pattern)
+    hit, want = group.search(text), alternation.search(text)
+    assert (hit.group(0) if hit else None) == (want.group(0) if want else None) == expected

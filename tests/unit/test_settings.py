@@ -172,3 +172,13 @@ def test_a_store_that_is_a_directory_is_refused_and_a_symlinked_one_resolves(
     real.touch()
     (tmp_path / "link.db").symlink_to(real)
     assert config.load(cfg, env={"NEWSALERT_STORE": str(tmp_path / "link.db")}).store_path == real
+
+
+def test_yaml_merge_keys_still_work_with_repeated_keys_refused(make_config: Callable[..., Path]) -> None:
+    cfg = make_config(
+        "sources:\n  - &lab {name: A, url: 'https://a.example/f', interval: 10m}\n"
+        "  - {<<: *lab, name: B, url: 'https://b.example/f'}\n",
+        "",
+    )
+    b = config.load(cfg, env={}).sources[1]
+    assert (b.name, b.url, b.interval_seconds) == ("B", "https://b.example/f", 600)
