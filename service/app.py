@@ -168,6 +168,9 @@ def run_once(ctx: Context) -> list[SourceReport]:
 def run_daemon(ctx: Context) -> None:
     """Poll on schedule until SIGTERM or SIGINT, then finish running jobs and stop cleanly."""
     with store_lock(ctx.settings):
+        held = ctx.store.retry_now(ctx.clock())  # a restart is often the fix (a new token): try now
+        if held:
+            log.info("alerts_waiting=%d made due now at start", held)
         _run_scheduler(ctx)
 
 

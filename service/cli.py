@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--store", type=Path, help="the SQLite file to replay into (default: a temporary file)")
     rep.add_argument("--slack", action="store_true", help="post to the configured Slack instead of the console")
     sub.add_parser("status", help="show the outbox: pending, sent and failed alerts")
+    sub.add_parser("retry", help="make every alert waiting for a later attempt due now (after fixing a token or route)")
     sub.add_parser("health", help="exit 0 if the daemon's delivery job ran recently (Docker HEALTHCHECK)")
     return p
 
@@ -382,6 +383,13 @@ def cmd_status(_: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def cmd_retry(_: argparse.Namespace, settings: config.Settings) -> int:
+    with app.context(settings) as ctx:
+        n = ctx.store.retry_now(app.utc_now())
+    print(f"{n} waiting alert{'s' if n != 1 else ''} due now: the running daemon's next delivery run posts them")
+    return 0
+
+
 def cmd_health(_: argparse.Namespace, settings: config.Settings) -> int:
     ok = app.healthy(settings)
     print(
@@ -403,6 +411,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "status": cmd_status,
     "health": cmd_health,
+    "retry": cmd_retry,
 }
 
 if __name__ == "__main__":

@@ -462,6 +462,16 @@ class Store:
                 (error[:1000], next_attempt.timestamp(), alert_id),
             )
 
+    def retry_now(self, now: datetime) -> int:
+        """Make every pending alert that waits for a later attempt due now (a fixed token or route
+        need not wait out the hour); returns how many."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE alerts SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?",
+                (now.timestamp(), now.timestamp()),
+            )
+        return int(cur.rowcount)
+
     def mark_failed(self, alert_id: int, error: str) -> None:
         with self._tx() as db:
             db.execute(

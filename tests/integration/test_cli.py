@@ -311,3 +311,8 @@ def test_status_shows_the_queue_and_its_age(
     out = capsys.readouterr().out
     assert "outbox: pending 1, sent 0, failed 0" in out
     assert "oldest pending: queued" in out and "holds at most 10000" in out
+
+
+def test_retry_makes_waiting_alerts_due(make_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(make_config("sources: []\n")), "retry"]) == 0
+    assert "0 waiting alerts due now" in capsys.readouterr().out

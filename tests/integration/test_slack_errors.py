@@ -191,3 +191,14 @@ def test_a_webhook_refusal_we_do_not_know_is_settled(store: Store, slack: FakeSl
     slack.fail = [SlackAnswer(400, "some_future_error")]
     report = deliver_due(store, SlackWebhookDeliverer(slack.webhook_url), NOW)
     assert (report.sent, report.failed, report.deferred) == (1, 1, 0)
+
+
+def test_a_fixed_token_works_at_once_after_retry(store: Store, slack: FakeSlack, bot: SlackBotDeliverer) -> None:
+    enqueue(store, "#ai-agi", 2)
+    wrong = SlackBotDeliverer("xoxb-wrong", slack.api_url)
+    assert deliver_due(store, wrong, NOW, ops_channel=OPS, once=Once()).deferred == 1  # held for an hour
+    later = NOW + timedelta(minutes=5)
+    assert deliver_due(store, bot, later).sent == 0  # the token is fixed, but the backlog waits its hour
+    assert store.retry_now(later) == 1  # `newsalert retry`, and every daemon start, do this
+    assert deliver_due(store, bot, later).sent == 2 and store.outbox_counts() == {"sent": 2}
+    assert store.retry_now(later) == 0
