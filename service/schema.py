@@ -249,7 +249,19 @@ class LLMSection(_Strict):
 
 
 class MetricsSection(_Strict):
-    listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")  # host:port (port 0: any free one)
+    listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")  # IPv4 host:port (port 0: any free one)
+
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, v: str) -> str:
+        if int(v.rpartition(":")[2]) > 65535:
+            raise ValueError(f"port {v.rpartition(':')[2]} is above 65535")
+        return v
+
+    def address(self) -> tuple[str, int]:
+        """(host, port); an empty host is loopback."""
+        host, _, port = self.listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
 
 
 class SettingsFile(_Strict):
@@ -269,7 +281,7 @@ class SettingsFile(_Strict):
     llm: LLMSection = Field(default_factory=LLMSection)
     fetch: _Fetch = Field(default_factory=_Fetch)
     slack: _Slack = Field(default_factory=_Slack)
-    metrics: MetricsSection | bool = True  # false: no listener (no metrics, no /healthz, /readyz)
+    metrics: MetricsSection | None = Field(default_factory=MetricsSection)  # false: no listener
     log_format: Literal["text", "json"] = "text"
 
     @field_validator(
@@ -284,6 +296,12 @@ class SettingsFile(_Strict):
     @classmethod
     def _duration(cls, v: Any) -> float:
         return parse_duration(v)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics_switch(cls, v: Any) -> Any:
+        """`metrics: true` is the defaults, `metrics: false` no listener (no metrics, /healthz, /readyz)."""
+        return {} if v is True else None if v is False else v
 
     @field_validator("default_interval", "min_interval", "max_interval", "delivery_interval")
     @classmethod

@@ -30,7 +30,6 @@ from service.schema import (
     ChannelEntry,
     EntitiesFile,
     LLMSection,
-    MetricsSection,
     RouteEntry,
     SettingsFile,
     SourceEntry,
@@ -142,8 +141,9 @@ def _log_format(value: str) -> str:
 
 def _load_yaml(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path.name}: {path.stat().st_size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path.name}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except RecursionError as e:
         raise ConfigError(f"{path.name}: nested too deeply") from e
@@ -290,10 +290,6 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
             f"settings.yaml: slack.channels: no route or default channel sends alerts to {', '.join(sorted(stray))}"
             f" (routes go to {', '.join(sorted(targets | {main.slack.default_channel}))})"
         )
-    metrics = MetricsSection() if main.metrics is True else main.metrics or None
-    listen = metrics.listen.rpartition(":") if metrics else None
-    if listen and int(listen[2]) > 65535:
-        raise ConfigError(f"settings.yaml: metrics.listen: port {listen[2]} is above 65535")
     store = Path(env.get("NEWSALERT_STORE") or main.store).resolve()  # one lock for every path to it (symlinks)
     if store.is_dir():
         raise ConfigError(f"settings.yaml: store: {store} is a directory; name a file, e.g. {store / 'newsalert.db'}")
@@ -327,7 +323,7 @@ def load(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -
         outbox_max_pending=main.outbox_max_pending,
         language=main.language,
         llm=_llm(main.llm, env),
-        metrics_listen=(listen[0] or "127.0.0.1", int(listen[2])) if listen else None,
+        metrics_listen=main.metrics.address() if main.metrics else None,
         log_format=_log_format(env.get("NEWSALERT_LOG_FORMAT") or main.log_format),
     )
 

@@ -141,8 +141,7 @@ def _regex_term(term: str, where: str) -> str | None:
     try:
         compiled = regex.compile(term[1:-1], regex.V0)
     except regex.error as e:
-        detail = f"at position {e.pos}: {e.msg}" if hasattr(e, "msg") else str(e)  # type: ignore[attr-defined]
-        raise ConfigError(f"{where}: bad regular expression {detail}") from e
+        raise ConfigError(f"{where}: bad regular expression at position {e.pos}: {e.msg}") from e  # type: ignore[attr-defined]
     for probe in _probes(term[1:-1]):
         try:
             compiled.search(probe, timeout=PROBE_TIMEOUT)
